@@ -1,0 +1,10 @@
+# Warnings for our own targets; third-party include dirs are SYSTEM so -Werror stays ours.
+function(batchtune_set_warnings target)
+  if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow -Wstrict-prototypes
+                           -Wmissing-prototypes -Wformat=2 -Wvla)
+    if(BATCHTUNE_WERROR)
+      target_compile_options(${target} PRIVATE -Werror)
+    endif()
+  endif()
+endfunction()

@@ -1,0 +1,154 @@
+/* GEMM dispatch: the only file that talks to CLBlast. */
+#include <clblast_c.h>
+#include <stdlib.h>
+
+#include "device_impl.h"
+#include "error.h"
+
+static const char *clblast_status_name(CLBlastStatusCode code)
+{
+    switch (code) {
+#define BT_CLBLAST_CASE_(c)                                                                     \
+    case c:                                                                                     \
+        return #c;
+        BT_CLBLAST_CASE_(CLBlastNotImplemented)
+        BT_CLBLAST_CASE_(CLBlastInvalidMatrixA)
+        BT_CLBLAST_CASE_(CLBlastInvalidMatrixB)
+        BT_CLBLAST_CASE_(CLBlastInvalidMatrixC)
+        BT_CLBLAST_CASE_(CLBlastInvalidDimension)
+        BT_CLBLAST_CASE_(CLBlastInvalidLeadDimA)
+        BT_CLBLAST_CASE_(CLBlastInvalidLeadDimB)
+        BT_CLBLAST_CASE_(CLBlastInvalidLeadDimC)
+        BT_CLBLAST_CASE_(CLBlastInsufficientMemoryA)
+        BT_CLBLAST_CASE_(CLBlastInsufficientMemoryB)
+        BT_CLBLAST_CASE_(CLBlastInsufficientMemoryC)
+        BT_CLBLAST_CASE_(CLBlastInsufficientMemoryTemp)
+        BT_CLBLAST_CASE_(CLBlastInvalidOverrideKernel)
+        BT_CLBLAST_CASE_(CLBlastMissingOverrideParameter)
+        BT_CLBLAST_CASE_(CLBlastInvalidLocalMemUsage)
+        BT_CLBLAST_CASE_(CLBlastNoHalfPrecision)
+        BT_CLBLAST_CASE_(CLBlastNoDoublePrecision)
+        BT_CLBLAST_CASE_(CLBlastDatabaseError)
+        BT_CLBLAST_CASE_(CLBlastUnknownError)
+        BT_CLBLAST_CASE_(CLBlastUnexpectedError)
+#undef BT_CLBLAST_CASE_
+    default:
+        /* CLBlast's other codes are OpenCL's own. */
+        return bt_cl_error_name((cl_int)code);
+    }
+}
+
+/* What a user can do about a CLBlast failure, by the class of the code. */
+static bt_status map_clblast_status(CLBlastStatusCode code)
+{
+    switch (code) {
+    case CLBlastInvalidMatrixA:
+    case CLBlastInvalidMatrixB:
+    case CLBlastInvalidMatrixC:
+    case CLBlastInvalidDimension:
+    case CLBlastInvalidLeadDimA:
+    case CLBlastInvalidLeadDimB:
+    case CLBlastInvalidLeadDimC:
+    case CLBlastInsufficientMemoryA:
+    case CLBlastInsufficientMemoryB:
+    case CLBlastInsufficientMemoryC:
+        return BT_ERR_INVALID_ARGUMENT;
+    case CLBlastTempBufferAllocFailure:
+    case CLBlastOpenCLOutOfResources:
+    case CLBlastInsufficientMemoryTemp:
+        return BT_ERR_DEVICE_MEMORY;
+    case CLBlastOpenCLBuildProgramFailure:
+    case CLBlastOpenCLCompilerNotAvailable:
+        return BT_ERR_BUILD;
+    default:
+        return BT_ERR_CLBLAST;
+    }
+}
+
+static CLBlastTranspose to_clblast(bt_transpose t)
+{
+    return t == BT_TRANS ? CLBlastTransposeYes : CLBlastTransposeNo;
+}
+
+bt_status bt_gemm(bt_device *dev, bt_transpose trans_a, bt_transpose trans_b, size_t m, size_t n,
+                  size_t k, float alpha, const bt_buffer *a, size_t a_offset, size_t lda,
+                  const bt_buffer *b, size_t b_offset, size_t ldb, float beta, bt_buffer *c,
+                  size_t c_offset, size_t ldc, cl_event *event)
+{
+    if (!dev || !a || !b || !c)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm: device and buffers must not be NULL");
+    if (m == 0 || n == 0 || k == 0)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm: dimensions must be above zero "
+                                                "(m=%zu n=%zu k=%zu)",
+                       m, n, k);
+    CLBlastStatusCode code =
+        CLBlastSgemm(CLBlastLayoutRowMajor, to_clblast(trans_a), to_clblast(trans_b), m, n, k,
+                     alpha, bt_buffer_cl_mem(a), a_offset, lda, bt_buffer_cl_mem(b), b_offset,
+                     ldb, beta, bt_buffer_cl_mem(c), c_offset, ldc, &dev->queue, event);
+    if (code != CLBlastSuccess)
+        return bt_fail(map_clblast_status(code),
+                       "CLBlastSgemm(%s%s, m=%zu n=%zu k=%zu, lda=%zu ldb=%zu ldc=%zu) on '%s' "
+                       "failed: %s (%d)",
+                       trans_a == BT_TRANS ? "T" : "N", trans_b == BT_TRANS ? "T" : "N", m, n, k,
+                       lda, ldb, ldc, dev->info.name, clblast_status_name(code), (int)code);
+    return BT_OK;
+}
+
+/* Leading dimension of a packed row-major operand: its stored column count. */
+static size_t packed_ld(bt_transpose t, size_t cols_plain, size_t cols_transposed)
+{
+    return t == BT_TRANS ? cols_transposed : cols_plain;
+}
+
+bt_status bt_gemm_warmup(bt_device *dev, const bt_gemm_shape *shapes, size_t count)
+{
+    if (!dev)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm_warmup: device is NULL");
+    /* Small shapes take CLBlast's direct kernels, large ones its indirect path: compile both. */
+    bt_gemm_shape defaults[8];
+    if (!shapes) {
+        for (size_t i = 0; i < 8; ++i) {
+            size_t size = i < 4 ? 8 : 1024;
+            defaults[i] = (bt_gemm_shape){(i & 1) ? BT_TRANS : BT_NO_TRANS,
+                                          (i & 2) ? BT_TRANS : BT_NO_TRANS, size, size, size};
+        }
+        shapes = defaults;
+        count = 8;
+    }
+
+    size_t a_size = 1, b_size = 1, c_size = 1;
+    for (size_t i = 0; i < count; ++i) {
+        const bt_gemm_shape *s = &shapes[i];
+        if (s->m == 0 || s->n == 0 || s->k == 0)
+            return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm_warmup: shape %zu has a zero "
+                                                    "dimension",
+                           i);
+        a_size = s->m * s->k > a_size ? s->m * s->k : a_size;
+        b_size = s->k * s->n > b_size ? s->k * s->n : b_size;
+        c_size = s->m * s->n > c_size ? s->m * s->n : c_size;
+    }
+
+    bt_buffer *a = NULL, *b = NULL, *c = NULL;
+    bt_status status = bt_buffer_create(dev, a_size * sizeof(float), &a);
+    if (status == BT_OK)
+        status = bt_buffer_create(dev, b_size * sizeof(float), &b);
+    if (status == BT_OK)
+        status = bt_buffer_create(dev, c_size * sizeof(float), &c);
+    if (status == BT_OK)
+        status = bt_buffer_fill_float(a, 0, a_size, 0.0f);
+    if (status == BT_OK)
+        status = bt_buffer_fill_float(b, 0, b_size, 0.0f);
+    for (size_t i = 0; i < count && status == BT_OK; ++i) {
+        const bt_gemm_shape *s = &shapes[i];
+        size_t lda = packed_ld(s->trans_a, s->k, s->m);
+        size_t ldb = packed_ld(s->trans_b, s->n, s->k);
+        status = bt_gemm(dev, s->trans_a, s->trans_b, s->m, s->n, s->k, 1.0f, a, 0, lda, b, 0,
+                         ldb, 0.0f, c, 0, s->n, NULL);
+    }
+    if (status == BT_OK)
+        status = bt_device_finish(dev);
+    bt_buffer_destroy(a);
+    bt_buffer_destroy(b);
+    bt_buffer_destroy(c);
+    return status;
+}

@@ -1,0 +1,138 @@
+/* Shared helpers for the cmocka tests. */
+#define _XOPEN_SOURCE 700
+#include "test_support.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+void bt_test_require_opencl(void)
+{
+    cl_uint platforms = 0;
+    cl_int err = clGetPlatformIDs(0, NULL, &platforms);
+    if (err != CL_SUCCESS || platforms == 0) {
+        fprintf(stderr, "no OpenCL platform found: skipping device tests "
+                        "(install an ICD such as pocl-opencl-icd)\n");
+        exit(BT_TEST_SKIP);
+    }
+}
+
+bt_device *bt_test_open_device(void)
+{
+    bt_device_opts opts = bt_device_opts_default();
+    bt_device *device = NULL;
+    BT_ASSERT_OK(bt_device_create(&opts, &device));
+    return device;
+}
+
+uint64_t bt_test_seed(void)
+{
+    static uint64_t seed;
+    static int ready;
+    if (!ready) {
+        const char *fixed = getenv("BT_TEST_SEED");
+        if (fixed && *fixed) {
+            seed = strtoull(fixed, NULL, 0);
+        } else {
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            seed = ((uint64_t)now.tv_sec * 1000000007ull) ^ (uint64_t)now.tv_nsec ^
+                   ((uint64_t)getpid() << 32);
+        }
+        ready = 1;
+        fprintf(stderr, "random seed: BT_TEST_SEED=%llu\n", (unsigned long long)seed);
+    }
+    return seed;
+}
+
+bt_test_rng bt_test_rng_make(uint64_t seed)
+{
+    bt_test_rng rng = {seed};
+    return rng;
+}
+
+uint64_t bt_test_rng_next(bt_test_rng *rng)
+{
+    uint64_t z = (rng->state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+double bt_test_rng_uniform(bt_test_rng *rng, double lo, double hi)
+{
+    double unit = (double)(bt_test_rng_next(rng) >> 11) * (1.0 / 9007199254740992.0);
+    return lo + (hi - lo) * unit;
+}
+
+void bt_test_fill_uniform(bt_test_rng *rng, float *dst, size_t count, float lo, float hi)
+{
+    for (size_t i = 0; i < count; ++i)
+        dst[i] = (float)bt_test_rng_uniform(rng, lo, hi);
+}
+
+char *bt_test_make_tmpdir(const char *prefix)
+{
+    const char *base = getenv("XDG_CACHE_HOME");
+    if (!base || !*base)
+        base = "/tmp";
+    mkdir(base, 0700); /* may exist already */
+    size_t len = strlen(base) + strlen(prefix) + 16;
+    char *path = malloc(len);
+    assert_non_null(path);
+    snprintf(path, len, "%s/%s-XXXXXX", base, prefix);
+    if (!mkdtemp(path))
+        fail_msg("mkdtemp(%s): %s", path, strerror(errno));
+    return path;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void bt_test_remove_tree(const char *path)
+{
+    if (path)
+        nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void bt_test_write_file(const char *path, const void *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        fail_msg("fopen(%s): %s", path, strerror(errno));
+    if (size && fwrite(data, 1, size, f) != size)
+        fail_msg("fwrite(%s) failed", path);
+    if (fclose(f) != 0)
+        fail_msg("fclose(%s) failed", path);
+}
+
+void bt_test_write_gz(const char *path, const void *data, size_t size)
+{
+    gzFile f = gzopen(path, "wb");
+    if (!f)
+        fail_msg("gzopen(%s) failed", path);
+    if (size && gzwrite(f, data, (unsigned)size) != (int)size)
+        fail_msg("gzwrite(%s) failed", path);
+    if (gzclose(f) != Z_OK)
+        fail_msg("gzclose(%s) failed", path);
+}
+
+char *bt_test_path(const char *dir, const char *name)
+{
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(len);
+    assert_non_null(path);
+    snprintf(path, len, "%s/%s", dir, name);
+    return path;
+}

@@ -1,0 +1,58 @@
+/* Shared helpers for the cmocka tests. Include after <cmocka.h>'s prerequisites. */
+#ifndef BT_TEST_SUPPORT_H
+#define BT_TEST_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "batchtune.h"
+
+/* Exit code that ctest reports as "skipped" (SKIP_RETURN_CODE). */
+#define BT_TEST_SKIP 77
+
+/* Fail the test with the library's last error when `expr` is not BT_OK. */
+#define BT_ASSERT_OK(expr)                                                                      \
+    do {                                                                                        \
+        bt_status bt_assert_status_ = (expr);                                                   \
+        if (bt_assert_status_ != BT_OK)                                                         \
+            fail_msg("%s -> %s: %s", #expr, bt_status_name(bt_assert_status_), bt_last_error()); \
+    } while (0)
+
+/* For device tests, called first in main(): exits with BT_TEST_SKIP when no OpenCL platform
+ * exists, so ctest reports the test as skipped rather than passed. */
+void bt_test_require_opencl(void);
+
+/* Open the default device (BATCHTUNE_DEVICE honoured); fails the test on error. */
+bt_device *bt_test_open_device(void);
+
+/* A per-process random seed: fresh each run (time and pid), or BT_TEST_SEED when set so that a
+ * failure can be replayed. Printed once so that it appears in the test log. */
+uint64_t bt_test_seed(void);
+
+/* splitmix64 stream for test data. */
+typedef struct bt_test_rng {
+    uint64_t state;
+} bt_test_rng;
+bt_test_rng bt_test_rng_make(uint64_t seed);
+uint64_t bt_test_rng_next(bt_test_rng *rng);
+/* Uniform in [lo, hi). */
+double bt_test_rng_uniform(bt_test_rng *rng, double lo, double hi);
+void bt_test_fill_uniform(bt_test_rng *rng, float *dst, size_t count, float lo, float hi);
+
+/* A fresh empty directory under the build tree's test cache (or /tmp); the path is malloc'ed.
+ * bt_test_remove_tree() deletes it again. */
+char *bt_test_make_tmpdir(const char *prefix);
+void bt_test_remove_tree(const char *path);
+
+/* Write bytes to a file, raw or gzip-compressed; fails the test on error. */
+void bt_test_write_file(const char *path, const void *data, size_t size);
+void bt_test_write_gz(const char *path, const void *data, size_t size);
+
+/* Path join into a malloc'ed string. */
+char *bt_test_path(const char *dir, const char *name);
+
+#endif

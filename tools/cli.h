@@ -1,0 +1,40 @@
+/* Shared pieces of the batchtune command-line tool: exit codes, error reporting, and the options
+ * every device-using subcommand accepts. */
+#ifndef BT_CLI_H
+#define BT_CLI_H
+
+#include <stdbool.h>
+
+#include "batchtune.h"
+
+enum {
+    BT_EXIT_OK = 0,
+    BT_EXIT_FAILURE = 1,     /* the work failed: device, file, build, ... */
+    BT_EXIT_USAGE = 2,       /* bad command line */
+    BT_EXIT_INTERRUPTED = 130,
+};
+
+/* Print "batchtune <command>: <what>: <library message>" to stderr; returns the exit code. */
+int bt_cli_report(const char *command, bt_status status, const char *what);
+
+/* Print a usage error and a hint to run --help; returns BT_EXIT_USAGE. */
+int bt_cli_usage_error(const char *command, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Device options from the command line and the environment: --device, else BATCHTUNE_DEVICE
+ * (read by the library); BATCHTUNE_KERNEL_DIR overrides embedded kernel sources. */
+bt_device_opts bt_cli_device_opts(const char *selector, bool use_cache);
+
+/* Human-readable byte count ("3.8 GiB"), into buf. */
+const char *bt_cli_format_bytes(unsigned long long bytes, char *buf, unsigned size);
+
+/* Monotonic wall-clock seconds. */
+double bt_cli_now(void);
+
+int bt_cmd_devices(int argc, char **argv);
+int bt_cmd_warmup(int argc, char **argv);
+
+#endif

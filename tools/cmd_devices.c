@@ -1,0 +1,53 @@
+/* batchtune devices: the table of OpenCL devices. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli.h"
+
+static void print_help(void)
+{
+    printf("usage: batchtune devices [--help]\n\n"
+           "List every OpenCL platform and device. The 'select' column is what --device (or\n"
+           "BATCHTUNE_DEVICE) takes; '*' marks the device chosen by default (the first GPU,\n"
+           "else the first device).\n");
+}
+
+int bt_cmd_devices(int argc, char **argv)
+{
+    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            print_help();
+            return BT_EXIT_OK;
+        }
+        return bt_cli_usage_error("devices", "unknown option");
+    }
+    if (optind < argc)
+        return bt_cli_usage_error("devices", "unexpected argument '%s'", argv[optind]);
+
+    bt_device_info *list = NULL;
+    size_t count = 0;
+    bt_status status = bt_device_list(&list, &count);
+    if (status != BT_OK)
+        return bt_cli_report("devices", status, "cannot list OpenCL devices");
+    size_t chosen = 0;
+    bt_device_select(list, count, NULL, &chosen);
+
+    printf("  %-6s %-6s %-5s %-40s %-22s %5s %10s %10s %-4s %-4s %s\n", "select", "plat:d", "type",
+           "device", "platform", "CUs", "memory", "max alloc", "fp64", "fp16", "driver / OpenCL C");
+    for (size_t i = 0; i < count; ++i) {
+        const bt_device_info *d = &list[i];
+        char loc[32], mem[32], alloc[32];
+        snprintf(loc, sizeof loc, "%zu:%zu", d->platform_index, d->platform_device_index);
+        printf("%c %-6zu %-6s %-5s %-40.40s %-22.22s %5u %10s %10s %-4s %-4s %s / %s\n",
+               i == chosen ? '*' : ' ', d->index, loc, bt_device_type_str(d->type), d->name,
+               d->platform_name, d->compute_units,
+               bt_cli_format_bytes(d->global_mem_bytes, mem, sizeof mem),
+               bt_cli_format_bytes(d->max_alloc_bytes, alloc, sizeof alloc), d->fp64 ? "yes" : "no",
+               d->fp16 ? "yes" : "no", d->driver_version, d->opencl_c_version);
+    }
+    bt_device_list_free(list);
+    return BT_EXIT_OK;
+}

@@ -1,0 +1,82 @@
+/* batchtune warmup: compile every embedded program and CLBlast's GEMM kernels for a device, and
+ * report how long each took and whether it came from the program cache. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli.h"
+
+static void print_help(void)
+{
+    printf("usage: batchtune warmup [--device SEL] [--no-cache] [--help]\n\n"
+           "Compile batchtune's OpenCL programs and CLBlast's GEMM kernels for a device, so\n"
+           "that later runs start fast, and print the time each took.\n\n"
+           "  -d, --device SEL  device selector (see 'batchtune devices'); default: the\n"
+           "                    BATCHTUNE_DEVICE variable, else the first GPU, else device 0\n"
+           "      --no-cache    neither read nor write the program-binary cache\n"
+           "  -h, --help        this text\n");
+}
+
+int bt_cmd_warmup(int argc, char **argv)
+{
+    enum { OPT_NO_CACHE = 256 };
+    static const struct option options[] = {{"device", required_argument, NULL, 'd'},
+                                            {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {0, 0, 0, 0}};
+    const char *selector = NULL;
+    bool use_cache = true;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "d:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'd':
+            selector = optarg;
+            break;
+        case OPT_NO_CACHE:
+            use_cache = false;
+            break;
+        case 'h':
+            print_help();
+            return BT_EXIT_OK;
+        default:
+            return bt_cli_usage_error("warmup", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return bt_cli_usage_error("warmup", "unexpected argument '%s'", argv[optind]);
+
+    bt_device_opts opts = bt_cli_device_opts(selector, use_cache);
+    bt_device *device = NULL;
+    bt_status status = bt_device_create(&opts, &device);
+    if (status != BT_OK)
+        return bt_cli_report("warmup", status, "cannot open the OpenCL device");
+    printf("device: %s (%s)\n", bt_device_get_info(device)->name,
+           bt_device_get_info(device)->platform_name);
+
+    double total = 0.0;
+    for (const char *const *name = bt_kernel_source_names(); *name && status == BT_OK; ++name) {
+        bt_program *program = NULL;
+        bt_program_build_info info;
+        status = bt_program_create(device, *name, NULL, &program, &info);
+        if (status == BT_OK) {
+            printf("  %-24s %8.3f s  %s\n", *name, info.seconds,
+                   info.from_cache ? "from cache"
+                   : info.cache_rejected ? "compiled (corrupt cache file replaced)"
+                                         : "compiled");
+            total += info.seconds;
+        }
+        bt_program_destroy(program);
+    }
+    if (status == BT_OK) {
+        double start = bt_cli_now();
+        status = bt_gemm_warmup(device, NULL, 0);
+        double gemm_seconds = bt_cli_now() - start;
+        if (status == BT_OK) {
+            printf("  %-24s %8.3f s\n", "CLBlast SGEMM (4 variants)", gemm_seconds);
+            printf("  %-24s %8.3f s\n", "total", total + gemm_seconds);
+        }
+    }
+    int code = status == BT_OK ? BT_EXIT_OK : bt_cli_report("warmup", status, "warm-up failed");
+    bt_device_destroy(device);
+    return code;
+}
