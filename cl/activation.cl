@@ -1,12 +1,14 @@
 /* Hidden-layer element-wise work, one work-item per element of an m x n row-major matrix
  * (m examples, n units). Activation codes match bt_activation: 0 sigmoid, 1 tanh, 2 ReLU.
  *
- * bias_activate(za, bias, n, act)
+ * The global size is rounded up to a multiple of the work-group size; `count` = m * n elements.
+ *
+ * bias_activate(za, bias, count, n, act)
  *   za:   m x n; in: z = x * W^T (from the GEMM), out: a = f(z + bias[j])
  *   bias: n
  *   Fusing the bias into the activation saves one pass over the matrix.
  *
- * activation_backward(delta, a, act)
+ * activation_backward(delta, a, count, act)
  *   delta: m x n; in: dC/da = delta_next * W_next (from the GEMM), out: dC/dz = dC/da * f'(z)
  *   a:     m x n, the activations of the forward pass; f'(z) is computed from a:
  *          sigmoid a(1-a), tanh 1-a^2, ReLU (a > 0). */
@@ -33,14 +35,18 @@ float derivative_from_output(float a, uint act)
     return a > 0.0f ? 1.0f : 0.0f;
 }
 
-__kernel void bias_activate(__global float *za, __global const float *bias, uint n, uint act)
+__kernel void bias_activate(__global float *za, __global const float *bias, uint count, uint n,
+                            uint act)
 {
-    size_t i = get_global_id(0);
-    za[i] = activate(za[i] + bias[i % n], act);
+    uint i = get_global_id(0);
+    if (i < count)
+        za[i] = activate(za[i] + bias[i % n], act);
 }
 
-__kernel void activation_backward(__global float *delta, __global const float *a, uint act)
+__kernel void activation_backward(__global float *delta, __global const float *a, uint count,
+                                  uint act)
 {
-    size_t i = get_global_id(0);
-    delta[i] *= derivative_from_output(a[i], act);
+    uint i = get_global_id(0);
+    if (i < count)
+        delta[i] *= derivative_from_output(a[i], act);
 }

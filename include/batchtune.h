@@ -296,6 +296,198 @@ BT_API const uint8_t *bt_dataset_pixels(const bt_dataset *dataset);
 /* count bytes; owned by the dataset. */
 BT_API const uint8_t *bt_dataset_labels(const bt_dataset *dataset);
 
+/* ---------------------------------------------------------------------------------------------
+ * Networks: fully-connected, parameters on the device, whole mini-batches as GEMMs
+ *
+ * Layer l (1..L) maps n_{l-1} inputs to n_l outputs: z_l = a_{l-1} W_l^T + b_l, a_l = f(z_l), with
+ * W_l stored n_l x n_{l-1} row-major (W[j][k] joins input k to unit j) and a batch of m examples
+ * as an m x n matrix, one example per row. f is the hidden activation below the last layer and the
+ * output activation at the last.
+ *
+ * The update is the book's (Nielsen, ch. 1-3), with the *mean* gradient of the batch:
+ *     W <- (1 - eta * lambda / n) * W - (eta / m) * sum over the batch of dC_x/dW
+ *     b <- b - (eta / m) * sum over the batch of dC_x/db
+ * where n is the training-set size and lambda the L2 strength. Because the gradient is averaged,
+ * a larger m takes a step of the same size from less noisy gradients, and the linear scaling rule
+ * (eta proportional to m) makes one step of m examples resemble m steps of one.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum bt_activation {
+    BT_ACT_SIGMOID,
+    BT_ACT_TANH,
+    BT_ACT_RELU,
+    BT_ACT_SOFTMAX, /* output layer only */
+} bt_activation;
+
+typedef enum bt_cost {
+    BT_COST_QUADRATIC,      /* 0.5 * |a - y|^2, with a sigmoid output (the book's network.py) */
+    BT_COST_CROSS_ENTROPY,  /* -sum y ln a + (1 - y) ln(1 - a), with a sigmoid output */
+    BT_COST_LOG_LIKELIHOOD, /* -ln a_label, with a softmax output */
+} bt_cost;
+
+typedef enum bt_init {
+    BT_INIT_NORMAL, /* weights and biases N(0, 1): the book's first network */
+    BT_INIT_SCALED, /* weights N(0, 1/n_in), biases N(0, 1): the book's improved network */
+} bt_init;
+
+/* Names as the command line spells them: "sigmoid", "tanh", "relu", "softmax"; "quadratic",
+ * "cross-entropy", "log-likelihood"; "normal", "scaled". Parsing is case-sensitive and returns
+ * BT_ERR_INVALID_ARGUMENT with the accepted names for anything else. */
+BT_API const char *bt_activation_str(bt_activation activation);
+BT_API const char *bt_cost_str(bt_cost cost);
+BT_API const char *bt_init_str(bt_init init);
+BT_API bt_status bt_activation_parse(const char *text, bt_activation *out);
+BT_API bt_status bt_cost_parse(const char *text, bt_cost *out);
+BT_API bt_status bt_init_parse(const char *text, bt_init *out);
+
+#define BT_MAX_LAYERS 16
+
+typedef struct bt_network_opts {
+    size_t sizes[BT_MAX_LAYERS + 1]; /* units per layer, input first: {784, 30, 10} */
+    size_t n_sizes;                  /* 2 .. BT_MAX_LAYERS + 1 */
+    bt_activation hidden;
+    bt_activation output;
+    bt_cost cost;
+    bt_init init;
+    uint64_t seed;    /* initial parameters are a function of the seed and the sizes only */
+    size_t max_batch; /* the largest m a step or gradient call may use */
+} bt_network_opts;
+
+/* The book's network: 784,30,10, sigmoid, quadratic cost, N(0,1) initialisation, seed 1,
+ * max_batch 1024. */
+BT_API bt_network_opts bt_network_opts_default(void);
+
+/* Parse "784,30,10" into opts->sizes and opts->n_sizes. */
+BT_API bt_status bt_network_parse_sizes(const char *text, bt_network_opts *opts);
+
+/* Checks the combination: softmax only as output, cross-entropy only with a sigmoid output,
+ * log-likelihood only with softmax, quadratic only with sigmoid. */
+BT_API bt_status bt_network_opts_validate(const bt_network_opts *opts);
+
+typedef struct bt_network bt_network;
+
+/* Create a network on a device with parameters drawn from opts->seed. The device must outlive the
+ * network. Builds the kernels it needs (cached on disk) but does not warm up CLBlast: call
+ * bt_network_warmup() before timing. */
+BT_API bt_status bt_network_create(bt_device *device, const bt_network_opts *opts,
+                                   bt_network **out);
+BT_API void bt_network_destroy(bt_network *network);
+
+BT_API const bt_network_opts *bt_network_get_opts(const bt_network *network);
+BT_API bt_device *bt_network_get_device(const bt_network *network);
+
+/* Parameter layout, shared by get/set, gradients and saved files: for l = 1..L, W_l (n_l x n_{l-1},
+ * row-major) followed by b_l (n_l). */
+BT_API size_t bt_network_param_count(const bt_network *network);
+BT_API bt_status bt_network_get_params(const bt_network *network, float *dst, size_t count);
+BT_API bt_status bt_network_set_params(bt_network *network, const float *src, size_t count);
+
+/* The GEMM shapes of one training step of m examples (forward, input gradients of layers 2..L,
+ * weight updates), in the order they run. *count receives the number of shapes; at most `max` are
+ * written. */
+BT_API bt_status bt_network_step_shapes(const bt_network *network, size_t m, bt_gemm_shape *out,
+                                        size_t max, size_t *count);
+
+/* Compile CLBlast's kernels for the step shapes of each given batch size (and the evaluation
+ * chunk), so that no compilation lands in a timed region. */
+BT_API bt_status bt_network_warmup(bt_network *network, const size_t *batch_sizes, size_t count);
+
+/* Host-memory convenience, for tests and small jobs: x is m x n_0 floats, labels m class indices.
+ * bt_network_gradient writes the mean gradient of the unregularised cost (param_count floats, in
+ * the parameter layout) and, if cost is not NULL, the mean cost of the batch. Waits for the
+ * result. */
+BT_API bt_status bt_network_gradient(bt_network *network, const float *x, const int32_t *labels,
+                                     size_t m, float *grad, double *cost);
+
+typedef struct bt_sgd {
+    float eta;       /* learning rate */
+    float lambda;    /* L2 strength; 0 disables weight decay */
+    size_t n_train;  /* training-set size n in the decay factor (1 - eta * lambda / n) */
+} bt_sgd;
+
+/* One update with a batch from host memory (see the update rule above). Returns once enqueued. */
+BT_API bt_status bt_network_train_step_host(bt_network *network, const float *x,
+                                            const int32_t *labels, size_t m, const bt_sgd *sgd);
+
+/* Outputs a_L for a batch from host memory (m x n_L floats). Waits for the result. */
+BT_API bt_status bt_network_predict_host(bt_network *network, const float *x, size_t m,
+                                         float *out);
+
+/* Device time of the commands a network enqueued, from OpenCL profiling events. */
+typedef struct bt_profile {
+    double gemm_seconds;    /* CLBlast GEMM calls */
+    double kernel_seconds;  /* our element-wise kernels (activations, deltas, bias updates) */
+    double data_seconds;    /* batch assembly (gather) and transfers */
+    size_t gemm_calls, kernel_calls, data_calls;
+} bt_profile;
+
+/* While on, every command the network (and a scheduler driving it) enqueues keeps its event.
+ * bt_network_take_profile() waits for them, sums their device times into *out and resets. Costs
+ * host time per command: only for benchmarks. */
+BT_API bt_status bt_network_set_profiling(bt_network *network, bool on);
+BT_API bt_status bt_network_take_profile(bt_network *network, bt_profile *out);
+
+/* Parameter files: a small header (magic "BTNET", version, layer sizes, activations, cost)
+ * followed by the parameters as little-endian float32 in the parameter layout and a CRC-32; see
+ * src/params_file.c for the byte layout. Loading checks every field and names what is wrong. */
+BT_API bt_status bt_network_save(const bt_network *network, const char *path);
+BT_API bt_status bt_network_load(bt_device *device, const char *path, size_t max_batch,
+                                 bt_network **out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Device-resident data, evaluation and the scheduler
+ * ------------------------------------------------------------------------------------------- */
+
+/* A dataset uploaded to a device in its compact form (uint8 pixels, labels). */
+typedef struct bt_device_data bt_device_data;
+BT_API bt_status bt_device_data_create(bt_device *device, const bt_dataset *dataset,
+                                       bt_device_data **out);
+BT_API void bt_device_data_destroy(bt_device_data *data);
+BT_API size_t bt_device_data_count(const bt_device_data *data);
+
+typedef struct bt_eval {
+    size_t count;    /* examples evaluated */
+    size_t correct;  /* argmax of the output equals the label */
+    double accuracy; /* correct / count */
+    double cost;     /* mean per-example cost, without the L2 term */
+} bt_eval;
+
+/* Evaluate on the device in large chunks (not at the training batch size), with the per-example
+ * cost and correctness reduced on the device. Waits for the result. */
+BT_API bt_status bt_network_evaluate(bt_network *network, const bt_device_data *data,
+                                     bt_eval *out);
+
+typedef struct bt_scheduler_opts {
+    size_t batch_size;  /* m, 1 .. the training-set size */
+    bt_sgd sgd;         /* n_train is filled in from the data when 0 */
+    uint64_t seed;      /* the shuffle: one permutation per epoch, a function of seed and epoch */
+    bool drop_last;     /* drop an epoch's last partial batch instead of stepping with it */
+} bt_scheduler_opts;
+
+BT_API bt_scheduler_opts bt_scheduler_opts_default(void);
+
+/* Feeds a network mini-batches of device-resident training data: each epoch's shuffled order is
+ * uploaded once as an index buffer and every batch is gathered on the device, so no host<->device
+ * copy happens per step; steps are enqueued ahead and the host waits only to keep at most
+ * BT_SCHEDULER_MAX_STEPS_IN_FLIGHT steps queued. Neither network nor data is owned. */
+typedef struct bt_scheduler bt_scheduler;
+#define BT_SCHEDULER_MAX_STEPS_IN_FLIGHT 64
+
+BT_API bt_status bt_scheduler_create(bt_network *network, const bt_device_data *train,
+                                     const bt_scheduler_opts *opts, bt_scheduler **out);
+BT_API void bt_scheduler_destroy(bt_scheduler *scheduler);
+
+/* Steps in one epoch (the last partial batch counted unless drop_last). */
+BT_API size_t bt_scheduler_steps_per_epoch(const bt_scheduler *scheduler);
+
+/* Enqueue `steps` training steps, continuing across epoch boundaries (reshuffling at each), and
+ * wait until they have run. */
+BT_API bt_status bt_scheduler_run(bt_scheduler *scheduler, size_t steps);
+
+/* Progress: completed epochs, steps and examples seen so far. */
+BT_API size_t bt_scheduler_epoch(const bt_scheduler *scheduler);
+BT_API uint64_t bt_scheduler_examples_seen(const bt_scheduler *scheduler);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,97 @@
+/* Output layer, one work-item per example (row): the output activation needs the whole row for
+ * softmax, and the row is short (the number of classes).
+ * Output kinds: 0 sigmoid + quadratic, 1 sigmoid + cross-entropy, 2 softmax + log-likelihood.
+ *
+ * output_delta(za, bias, labels, delta, m, n, kind)
+ *   za:     m x n; in: z without bias (from the GEMM), out: the activations a
+ *   bias:   n
+ *   labels: m class indices; the target y is their one-hot row
+ *   delta:  m x n, out: dC_x/dz for each example
+ *           (a - y) a (1 - a) for sigmoid + quadratic, a - y for the other two
+ *
+ * output_evaluate(za, bias, labels, stats, m, n, kind)
+ *   as above but writes, per row i, stats[2i] = the example's cost and stats[2i+1] = 1 if the
+ *   largest output (first on ties) is the label, else 0. */
+
+#define OUT_SIGMOID_QUADRATIC 0
+#define OUT_SIGMOID_CROSS_ENTROPY 1
+#define OUT_SOFTMAX_LOG_LIKELIHOOD 2
+
+/* Activations of row `row` in place; returns nothing, a is in za. */
+void activate_row(__global float *za, __global const float *bias, uint n, uint kind)
+{
+    if (kind == OUT_SOFTMAX_LOG_LIKELIHOOD) {
+        float top = -INFINITY;
+        for (uint j = 0; j < n; ++j) {
+            za[j] += bias[j];
+            top = fmax(top, za[j]);
+        }
+        float sum = 0.0f;
+        for (uint j = 0; j < n; ++j) {
+            za[j] = exp(za[j] - top);
+            sum += za[j];
+        }
+        float inv = 1.0f / sum;
+        for (uint j = 0; j < n; ++j)
+            za[j] *= inv;
+    } else {
+        for (uint j = 0; j < n; ++j)
+            za[j] = 1.0f / (1.0f + exp(-(za[j] + bias[j])));
+    }
+}
+
+__kernel void output_delta(__global float *za, __global const float *bias,
+                           __global const int *labels, __global float *delta, uint m, uint n,
+                           uint kind)
+{
+    uint i = get_global_id(0);
+    if (i >= m)
+        return;
+    __global float *a = za + (size_t)i * n;
+    __global float *d = delta + (size_t)i * n;
+    activate_row(a, bias, n, kind);
+    int label = labels[i];
+    for (uint j = 0; j < n; ++j) {
+        float diff = a[j] - (j == (uint)label ? 1.0f : 0.0f);
+        d[j] = kind == OUT_SIGMOID_QUADRATIC ? diff * a[j] * (1.0f - a[j]) : diff;
+    }
+}
+
+/* ln clamped away from 0 so that a saturated output gives a large, finite cost. */
+float safe_log(float x) { return log(fmax(x, 1e-30f)); }
+
+__kernel void output_evaluate(__global float *za, __global const float *bias,
+                              __global const int *labels, __global float *stats, uint m, uint n,
+                              uint kind)
+{
+    uint i = get_global_id(0);
+    if (i >= m)
+        return;
+    __global float *a = za + (size_t)i * n;
+    activate_row(a, bias, n, kind);
+    int label = labels[i];
+    float cost = 0.0f;
+    uint best = 0;
+    for (uint j = 0; j < n; ++j) {
+        float y = j == (uint)label ? 1.0f : 0.0f;
+        if (kind == OUT_SIGMOID_QUADRATIC)
+            cost += 0.5f * (a[j] - y) * (a[j] - y);
+        else if (kind == OUT_SIGMOID_CROSS_ENTROPY)
+            cost -= y * safe_log(a[j]) + (1.0f - y) * safe_log(1.0f - a[j]);
+        if (a[j] > a[best])
+            best = j;
+    }
+    if (kind == OUT_SOFTMAX_LOG_LIKELIHOOD)
+        cost = -safe_log(a[label]);
+    stats[2 * (size_t)i] = cost;
+    stats[2 * (size_t)i + 1] = best == (uint)label ? 1.0f : 0.0f;
+}
+
+/* output_activate(za, bias, m, n, kind): activations only, for prediction. */
+__kernel void output_activate(__global float *za, __global const float *bias, uint m, uint n,
+                              uint kind)
+{
+    uint i = get_global_id(0);
+    if (i < m)
+        activate_row(za + (size_t)i * n, bias, n, kind);
+}

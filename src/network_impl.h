@@ -1,0 +1,66 @@
+/* Internal: the network's device state, shared by network.c (forward/backward), evaluate.c and
+ * scheduler.c (which fill the input buffers and enqueue steps). */
+#ifndef BT_NETWORK_IMPL_H
+#define BT_NETWORK_IMPL_H
+
+#include "batchtune.h"
+
+/* Rows of one evaluation chunk: large enough for efficient GEMMs, small enough to stay cheap. */
+#define BT_EVAL_CHUNK 2048
+
+typedef enum bt_profile_kind { BT_PROF_GEMM, BT_PROF_KERNEL, BT_PROF_DATA } bt_profile_kind;
+
+typedef struct bt_profile_event {
+    cl_event event;
+    bt_profile_kind kind;
+} bt_profile_event;
+
+typedef struct bt_kernels {
+    cl_kernel bias_activate, activation_backward;
+    cl_kernel output_delta, output_evaluate, output_activate;
+    cl_kernel bias_update;
+    cl_kernel gather_indexed, gather_range;
+    cl_kernel reduce_pairs;
+} bt_kernels;
+
+struct bt_network {
+    bt_device *device; /* not owned */
+    bt_network_opts opts;
+    size_t layers;          /* L = n_sizes - 1 */
+    size_t rows;            /* capacity of the activation buffers: max(max_batch, BT_EVAL_CHUNK) */
+    bt_buffer *w[BT_MAX_LAYERS];     /* W_l at index l-1 */
+    bt_buffer *b[BT_MAX_LAYERS];
+    bt_buffer *grad_w[BT_MAX_LAYERS]; /* created by the first gradient call */
+    bt_buffer *grad_b[BT_MAX_LAYERS];
+    bt_buffer *act[BT_MAX_LAYERS + 1];   /* act[0] is the input batch, act[l] = a_l; rows x n_l */
+    bt_buffer *delta[BT_MAX_LAYERS + 1]; /* delta[l], l >= 1; max_batch x n_l */
+    bt_buffer *labels;                   /* rows ints */
+    bt_buffer *stats;                    /* rows x 2 floats: per-example cost and correctness */
+    bt_program *programs[5];
+    bt_kernels k;
+    size_t local_size; /* work-group size for element-wise kernels */
+    bool profiling;
+    bt_profile_event *events;
+    size_t event_count, event_capacity;
+};
+
+/* Where the event of the next command goes: NULL unless profiling (then the caller passes it to
+ * the enqueue call, which fills it). */
+cl_event *bt_network_profile_slot(bt_network *net, bt_profile_kind kind);
+
+/* Enqueue a 1-D kernel over `count` work-items (rounded up to the work-group size). */
+bt_status bt_network_enqueue(bt_network *net, cl_kernel kernel, size_t count,
+                             bt_profile_kind kind, const char *name);
+
+/* Forward pass of the first m rows of act[0]; the output layer runs `output_kernel` (one of
+ * output_delta, output_evaluate, output_activate), whose extra arguments are set here. */
+bt_status bt_network_enqueue_forward(bt_network *net, size_t m, cl_kernel output_kernel);
+
+/* One SGD step on the batch in act[0] / labels: forward, backward, update. */
+bt_status bt_network_enqueue_step(bt_network *net, size_t m, const bt_sgd *sgd);
+
+/* The data's features match the input layer and its classes fit the output layer. */
+struct bt_device_data;
+bt_status bt_check_data_fits(const bt_network *net, const struct bt_device_data *data);
+
+#endif

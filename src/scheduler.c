@@ -1,0 +1,199 @@
+/* The scheduler: feeds a network mini-batches of device-resident data. Each epoch's permutation is
+ * uploaded once; every batch is gathered on the device; steps are enqueued ahead, and the host
+ * waits only to bound the number of steps in flight. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "device_data.h"
+#include "error.h"
+#include "network_impl.h"
+#include "rng.h"
+
+/* The host waits on a marker every this many steps, for the one before it: at most two groups,
+ * BT_SCHEDULER_MAX_STEPS_IN_FLIGHT steps, are queued at any time. */
+#define MARKER_INTERVAL (BT_SCHEDULER_MAX_STEPS_IN_FLIGHT / 2)
+
+struct bt_scheduler {
+    bt_network *net;             /* not owned */
+    const bt_device_data *data;  /* not owned */
+    bt_scheduler_opts opts;
+    uint32_t *order;             /* host copy of the current epoch's permutation */
+    bt_buffer *order_device;
+    cl_event order_written;      /* the upload of `order`: wait before rewriting it */
+    cl_event marker;             /* queue-depth marker of the previous group of steps */
+    size_t steps_since_marker;
+    size_t epoch;                /* epochs completed */
+    size_t position;             /* next example of the current epoch; count: start a new one */
+    uint64_t examples_seen;
+};
+
+bt_scheduler_opts bt_scheduler_opts_default(void)
+{
+    bt_scheduler_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.batch_size = 10;
+    opts.sgd.eta = 3.0f;
+    opts.seed = 1;
+    return opts;
+}
+
+bt_status bt_scheduler_create(bt_network *net, const bt_device_data *data,
+                              const bt_scheduler_opts *opts, bt_scheduler **out)
+{
+    if (!out)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_scheduler_create: out must not be NULL");
+    *out = NULL;
+    if (!net || !data || !opts)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_scheduler_create: NULL argument");
+    BT_TRY(bt_check_data_fits(net, data));
+    if (data->count == 0)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "the training data is empty");
+    if (opts->batch_size == 0 || opts->batch_size > data->count)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "batch size %zu is invalid: it must be 1..%zu, "
+                                                "the number of training examples",
+                       opts->batch_size, data->count);
+    if (opts->batch_size > net->opts.max_batch)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "batch size %zu exceeds the network's max_batch "
+                                                "%zu: create the network with a larger max_batch",
+                       opts->batch_size, net->opts.max_batch);
+    bt_sgd sgd = opts->sgd;
+    if (sgd.n_train == 0)
+        sgd.n_train = data->count;
+    if (!(sgd.eta > 0.0f) || sgd.eta > 1e30f || !(sgd.lambda >= 0.0f) || sgd.lambda > 1e30f)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "learning rate %g and L2 strength %g: eta must "
+                                                "be finite and above 0, lambda finite and >= 0",
+                       (double)sgd.eta, (double)sgd.lambda);
+
+    bt_scheduler *s = calloc(1, sizeof *s);
+    if (!s)
+        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    s->net = net;
+    s->data = data;
+    s->opts = *opts;
+    s->opts.sgd = sgd;
+    s->position = data->count; /* the first step starts epoch 0 */
+    s->order = malloc(data->count * sizeof *s->order);
+    bt_status status = s->order ? BT_OK
+                                : bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (status == BT_OK)
+        status = bt_buffer_create(net->device, data->count * sizeof(uint32_t), &s->order_device);
+    if (status != BT_OK) {
+        bt_scheduler_destroy(s);
+        return status;
+    }
+    *out = s;
+    return BT_OK;
+}
+
+void bt_scheduler_destroy(bt_scheduler *s)
+{
+    if (!s)
+        return;
+    bt_device_finish(s->net->device);
+    if (s->order_written)
+        clReleaseEvent(s->order_written);
+    if (s->marker)
+        clReleaseEvent(s->marker);
+    bt_buffer_destroy(s->order_device);
+    free(s->order);
+    free(s);
+}
+
+size_t bt_scheduler_steps_per_epoch(const bt_scheduler *s)
+{
+    if (!s)
+        return 0;
+    size_t m = s->opts.batch_size, count = s->data->count;
+    return s->opts.drop_last ? count / m : (count + m - 1) / m;
+}
+
+size_t bt_scheduler_epoch(const bt_scheduler *s) { return s ? s->epoch : 0; }
+uint64_t bt_scheduler_examples_seen(const bt_scheduler *s) { return s ? s->examples_seen : 0; }
+
+/* Shuffle for the epoch about to start and upload the order without waiting for it. */
+static bt_status start_epoch(bt_scheduler *s)
+{
+    if (s->order_written) {
+        /* The previous upload must have read the host array before it is rewritten. */
+        BT_CL_TRY(clWaitForEvents(1, &s->order_written), "waiting for the order upload");
+        clReleaseEvent(s->order_written);
+        s->order_written = NULL;
+    }
+    bt_rng rng;
+    /* Stream 1 + epoch: a function of (seed, epoch) alone, whatever ran before. */
+    bt_rng_init(&rng, s->opts.seed, 1 + (uint64_t)s->epoch);
+    bt_rng_permutation(&rng, s->order, s->data->count);
+    BT_CL_TRY(clEnqueueWriteBuffer(bt_device_cl_queue(s->net->device),
+                                   bt_buffer_cl_mem(s->order_device), CL_FALSE, 0,
+                                   s->data->count * sizeof(uint32_t), s->order, 0, NULL,
+                                   &s->order_written),
+              "uploading the epoch's order");
+    s->position = 0;
+    return BT_OK;
+}
+
+#define SET_ARG(kernel, index, value)                                                           \
+    BT_CL_TRY(clSetKernelArg(kernel, index, sizeof(value), &(value)), "clSetKernelArg")
+
+static bt_status enqueue_gather(bt_scheduler *s, size_t m)
+{
+    bt_network *net = s->net;
+    cl_kernel k = net->k.gather_indexed;
+    cl_mem pixels = bt_buffer_cl_mem(s->data->pixels), labels = bt_buffer_cl_mem(s->data->labels);
+    cl_mem order = bt_buffer_cl_mem(s->order_device);
+    cl_mem x = bt_buffer_cl_mem(net->act[0]), y = bt_buffer_cl_mem(net->labels);
+    cl_uint first = (cl_uint)s->position, rows = (cl_uint)m;
+    cl_uint features = (cl_uint)s->data->features;
+    SET_ARG(k, 0, pixels);
+    SET_ARG(k, 1, labels);
+    SET_ARG(k, 2, order);
+    SET_ARG(k, 3, first);
+    SET_ARG(k, 4, rows);
+    SET_ARG(k, 5, features);
+    SET_ARG(k, 6, x);
+    SET_ARG(k, 7, y);
+    return bt_network_enqueue(net, k, m * s->data->features, BT_PROF_DATA, "gather_indexed");
+}
+
+/* Keep at most two groups of MARKER_INTERVAL steps queued: wait for the previous marker. */
+static bt_status bound_queue_depth(bt_scheduler *s)
+{
+    if (++s->steps_since_marker < MARKER_INTERVAL)
+        return BT_OK;
+    s->steps_since_marker = 0;
+    cl_command_queue queue = bt_device_cl_queue(s->net->device);
+    cl_event next = NULL;
+    BT_CL_TRY(clEnqueueMarkerWithWaitList(queue, 0, NULL, &next), "clEnqueueMarkerWithWaitList");
+    /* Without a flush some drivers would not start the queued work before we block. */
+    cl_int err = clFlush(queue);
+    if (err == CL_SUCCESS && s->marker)
+        err = clWaitForEvents(1, &s->marker);
+    if (s->marker)
+        clReleaseEvent(s->marker);
+    s->marker = next;
+    if (err != CL_SUCCESS)
+        return bt_fail_cl(err, "waiting for queued training steps");
+    return BT_OK;
+}
+
+bt_status bt_scheduler_run(bt_scheduler *s, size_t steps)
+{
+    if (!s)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_scheduler_run: scheduler is NULL");
+    size_t m = s->opts.batch_size, count = s->data->count;
+    for (size_t step = 0; step < steps; ++step) {
+        bool epoch_over = s->position >= count || (s->opts.drop_last && count - s->position < m);
+        if (epoch_over)
+            BT_TRY(start_epoch(s));
+        size_t rows = count - s->position < m ? count - s->position : m;
+        BT_TRY(enqueue_gather(s, rows));
+        /* A last partial batch updates with its own size in eta/m. */
+        BT_TRY(bt_network_enqueue_step(s->net, rows, &s->opts.sgd));
+        s->position += rows;
+        s->examples_seen += rows;
+        if (s->position >= count || (s->opts.drop_last && count - s->position < m))
+            s->epoch++;
+        BT_TRY(bound_queue_depth(s));
+    }
+    return bt_device_finish(s->net->device);
+}
