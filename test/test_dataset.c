@@ -1,0 +1,608 @@
+/* Datasets: loading synthetic MNIST folders (raw and gzip), the train/validation split, every
+ * malformed input, slicing and copying from memory; the real Fashion-MNIST when installed. */
+#define _POSIX_C_SOURCE 200809L
+#include "test_support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define TRAIN_IMAGES "train-images-idx3-ubyte"
+#define TRAIN_LABELS "train-labels-idx1-ubyte"
+#define TEST_IMAGES "t10k-images-idx3-ubyte"
+#define TEST_LABELS "t10k-labels-idx1-ubyte"
+#define CLASSES 10u
+
+/* Each test draws from its own stream, so one test can be replayed alone with BT_TEST_SEED. */
+static bt_test_rng rng_for(const char *test_name)
+{
+    uint64_t salt = 1469598103934665603ull; /* FNV-1a */
+    for (const char *c = test_name; *c; ++c)
+        salt = (salt ^ (uint8_t)*c) * 1099511628211ull;
+    return bt_test_rng_make(bt_test_seed() ^ salt);
+}
+#define TEST_RNG() rng_for(__func__)
+
+static size_t rng_range(bt_test_rng *rng, size_t lo, size_t hi_inclusive)
+{
+    return lo + (size_t)(bt_test_rng_next(rng) % (hi_inclusive - lo + 1));
+}
+
+static void assert_message_has(const char *phrase)
+{
+    if (!strstr(bt_last_error(), phrase))
+        fail_msg("message lacks \"%s\": %s", phrase, bt_last_error());
+}
+
+static void assert_failure(bt_status got, bt_status want, const char *name, const char *phrase)
+{
+    if (got != want)
+        fail_msg("status %s, expected %s; message: %s", bt_status_name(got), bt_status_name(want),
+                 bt_last_error());
+    assert_message_has(name);
+    assert_message_has(phrase);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Synthetic IDX files */
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* Writes "<dir>/<name>" (or "<name>.gz") holding an unsigned-byte IDX file; returns the path. */
+static char *write_idx(const char *dir, const char *name, bool gz, unsigned ndims,
+                       const uint32_t *dims, const uint8_t *data, size_t data_len)
+{
+    size_t header = 4 + 4 * (size_t)ndims;
+    uint8_t *bytes = malloc(header + data_len);
+    assert_non_null(bytes);
+    bytes[0] = 0;
+    bytes[1] = 0;
+    bytes[2] = 0x08;
+    bytes[3] = (uint8_t)ndims;
+    for (unsigned i = 0; i < ndims; ++i)
+        put_be32(bytes + 4 + 4 * i, dims[i]);
+    if (data_len)
+        memcpy(bytes + header, data, data_len);
+    char file[128];
+    snprintf(file, sizeof file, "%s%s", name, gz ? ".gz" : "");
+    char *path = bt_test_path(dir, file);
+    if (gz)
+        bt_test_write_gz(path, bytes, header + data_len);
+    else
+        bt_test_write_file(path, bytes, header + data_len);
+    free(bytes);
+    return path;
+}
+
+/* Random examples of one file pair. */
+typedef struct part {
+    size_t count, rows, cols;
+    uint8_t *pixels;
+    uint8_t *labels;
+} part;
+
+static part make_part(bt_test_rng *rng, size_t count, size_t rows, size_t cols)
+{
+    part p = {count, rows, cols, malloc(count * rows * cols), malloc(count)};
+    assert_non_null(p.pixels);
+    assert_non_null(p.labels);
+    for (size_t i = 0; i < count * rows * cols; ++i)
+        p.pixels[i] = (uint8_t)bt_test_rng_next(rng);
+    for (size_t i = 0; i < count; ++i)
+        p.labels[i] = (uint8_t)(bt_test_rng_next(rng) % CLASSES);
+    return p;
+}
+
+static void free_part(part *p)
+{
+    free(p->pixels);
+    free(p->labels);
+}
+
+static char *write_images(const char *dir, const char *name, bool gz, const part *p)
+{
+    uint32_t dims[3] = {(uint32_t)p->count, (uint32_t)p->rows, (uint32_t)p->cols};
+    return write_idx(dir, name, gz, 3, dims, p->pixels, p->count * p->rows * p->cols);
+}
+
+static char *write_labels(const char *dir, const char *name, bool gz, const part *p)
+{
+    uint32_t dims[1] = {(uint32_t)p->count};
+    return write_idx(dir, name, gz, 1, dims, p->labels, p->count);
+}
+
+/* Bit i of `gz_mask` compresses file i (train images, train labels, test images, test labels). */
+static void write_mnist_dir(const char *dir, const part *train, const part *test,
+                            unsigned gz_mask)
+{
+    if (train) {
+        free(write_images(dir, TRAIN_IMAGES, gz_mask & 1u, train));
+        free(write_labels(dir, TRAIN_LABELS, gz_mask & 2u, train));
+    }
+    if (test) {
+        free(write_images(dir, TEST_IMAGES, gz_mask & 4u, test));
+        free(write_labels(dir, TEST_LABELS, gz_mask & 8u, test));
+    }
+}
+
+/* Examples [first, first + count) of `p` must be exactly `d`. */
+static void assert_dataset_is(const bt_dataset *d, const part *p, size_t first, size_t count)
+{
+    size_t features = p->rows * p->cols;
+    assert_non_null(d);
+    assert_int_equal(bt_dataset_count(d), count);
+    assert_int_equal(bt_dataset_features(d), features);
+    assert_int_equal(bt_dataset_classes(d), CLASSES);
+    assert_memory_equal(bt_dataset_pixels(d), p->pixels + first * features, count * features);
+    assert_memory_equal(bt_dataset_labels(d), p->labels + first, count);
+}
+
+static char *new_dir(void) { return bt_test_make_tmpdir("bt-test-dataset"); }
+
+static void remove_dir(char *dir)
+{
+    bt_test_remove_tree(dir);
+    free(dir);
+}
+
+/* A non-NULL value that a failing call must overwrite with NULL. */
+static bt_dataset *const SENTINEL = (bt_dataset *)&SENTINEL;
+
+/* ------------------------------------------------------------------------------------------ */
+/* MNIST folders */
+
+static void mnist_dir_split(void **state)
+{
+    (void)state;
+    bt_test_rng rng = TEST_RNG();
+    for (int round = 0; round < 4; ++round) {
+        size_t rows = rng_range(&rng, 1, 8), cols = rng_range(&rng, 1, 8);
+        part train = make_part(&rng, rng_range(&rng, 2, 60), rows, cols);
+        part test = make_part(&rng, rng_range(&rng, 1, 30), rows, cols);
+        size_t validation_count = rng_range(&rng, 1, train.count - 1);
+        char *dir = new_dir();
+        write_mnist_dir(dir, &train, &test, (unsigned)bt_test_rng_next(&rng) & 15u);
+        bt_dataset *tr = NULL, *va = NULL, *te = NULL;
+        BT_ASSERT_OK(bt_dataset_load_mnist_dir(dir, validation_count, &tr, &va, &te));
+        size_t train_count = train.count - validation_count;
+        assert_dataset_is(tr, &train, 0, train_count);
+        assert_dataset_is(va, &train, train_count, validation_count);
+        assert_dataset_is(te, &test, 0, test.count);
+        bt_dataset_destroy(tr);
+        bt_dataset_destroy(va);
+        bt_dataset_destroy(te);
+        remove_dir(dir);
+        free_part(&train);
+        free_part(&test);
+    }
+}
+
+/* Without a validation set the training set still stops before the last validation_count. */
+static void mnist_dir_parts_optional(void **state)
+{
+    (void)state;
+    bt_test_rng rng = TEST_RNG();
+    part train = make_part(&rng, rng_range(&rng, 3, 40), 4, 5);
+    part test = make_part(&rng, rng_range(&rng, 1, 20), 4, 5);
+    char *dir = new_dir();
+    write_mnist_dir(dir, &train, &test, 0);
+    size_t validation_count = rng_range(&rng, 1, train.count - 1);
+    bt_dataset *tr = NULL, *va = NULL;
+    BT_ASSERT_OK(bt_dataset_load_mnist_dir(dir, validation_count, &tr, NULL, NULL));
+    assert_dataset_is(tr, &train, 0, train.count - validation_count);
+    bt_dataset_destroy(tr);
+    BT_ASSERT_OK(bt_dataset_load_mnist_dir(dir, 0, &tr, NULL, NULL));
+    assert_dataset_is(tr, &train, 0, train.count);
+    bt_dataset_destroy(tr);
+    BT_ASSERT_OK(bt_dataset_load_mnist_dir(dir, validation_count, NULL, &va, NULL));
+    assert_dataset_is(va, &train, train.count - validation_count, validation_count);
+    bt_dataset_destroy(va);
+    BT_ASSERT_OK(bt_dataset_load_mnist_dir(dir, 0, NULL, NULL, NULL));
+    remove_dir(dir);
+    free_part(&train);
+    free_part(&test);
+}
+
+/* Only the test files exist: asking for the test set alone must not touch the training files. */
+static void mnist_dir_test_only(void **state)
+{
+    (void)state;
+    bt_test_rng rng = TEST_RNG();
+    part test = make_part(&rng, rng_range(&rng, 1, 20), 3, 3);
+    char *dir = new_dir();
+    write_mnist_dir(dir, NULL, &test, 12u);
+    bt_dataset *te = NULL;
+    BT_ASSERT_OK(bt_dataset_load_mnist_dir(dir, 5, NULL, NULL, &te));
+    assert_dataset_is(te, &test, 0, test.count);
+    bt_dataset_destroy(te);
+    remove_dir(dir);
+    free_part(&test);
+}
+
+/* With both "<name>" and "<name>.gz" present the raw file is read. */
+static void mnist_dir_prefers_raw(void **state)
+{
+    (void)state;
+    bt_test_rng rng = TEST_RNG();
+    part train = make_part(&rng, 10, 2, 2);
+    part test = make_part(&rng, 5, 2, 2);
+    char *dir = new_dir();
+    write_mnist_dir(dir, &train, &test, 0);
+    const char *names[4] = {TRAIN_IMAGES ".gz", TRAIN_LABELS ".gz", TEST_IMAGES ".gz",
+                            TEST_LABELS ".gz"};
+    for (int i = 0; i < 4; ++i) {
+        char *path = bt_test_path(dir, names[i]);
+        bt_test_write_file(path, "not gzip, not IDX", 17);
+        free(path);
+    }
+    bt_dataset *tr = NULL, *va = NULL, *te = NULL;
+    BT_ASSERT_OK(bt_dataset_load_mnist_dir(dir, 3, &tr, &va, &te));
+    assert_dataset_is(tr, &train, 0, 7);
+    assert_dataset_is(va, &train, 7, 3);
+    assert_dataset_is(te, &test, 0, 5);
+    bt_dataset_destroy(tr);
+    bt_dataset_destroy(va);
+    bt_dataset_destroy(te);
+    remove_dir(dir);
+    free_part(&train);
+    free_part(&test);
+}
+
+static void mnist_dir_missing_files(void **state)
+{
+    (void)state;
+    bt_test_rng rng = TEST_RNG();
+    char *dir = new_dir();
+    bt_dataset *tr = SENTINEL, *va = SENTINEL, *te = SENTINEL;
+    char *raw = bt_test_path(dir, TRAIN_IMAGES);
+    char *gz = bt_test_path(dir, TRAIN_IMAGES ".gz");
+    assert_failure(bt_dataset_load_mnist_dir(dir, 1, &tr, &va, &te), BT_ERR_IO, raw, gz);
+    assert_message_has("install dataset-fashion-mnist or pass --data DIR");
+    assert_null(tr);
+    assert_null(va);
+    assert_null(te);
+    free(raw);
+    free(gz);
+
+    /* The training files load, the test labels are missing: nothing may be returned or leak. */
+    part train = make_part(&rng, 12, 3, 2);
+    part test = make_part(&rng, 4, 3, 2);
+    write_mnist_dir(dir, &train, NULL, 3u);
+    free(write_images(dir, TEST_IMAGES, true, &test));
+    tr = va = te = SENTINEL;
+    raw = bt_test_path(dir, TEST_LABELS);
+    assert_failure(bt_dataset_load_mnist_dir(dir, 2, &tr, &va, &te), BT_ERR_IO, raw,
+                   TEST_LABELS ".gz");
+    assert_null(tr);
+    assert_null(va);
+    assert_null(te);
+    free(raw);
+    remove_dir(dir);
+
+    char *nowhere = bt_test_path("/nonexistent-bt-test-dir", "deeper");
+    assert_failure(bt_dataset_load_mnist_dir(nowhere, 1, NULL, NULL, &te), BT_ERR_IO, nowhere,
+                   "No such file or directory");
+    free(nowhere);
+    free_part(&train);
+    free_part(&test);
+}
+
+static void mnist_dir_bad_validation_count(void **state)
+{
+    (void)state;
+    bt_test_rng rng = TEST_RNG();
+    part train = make_part(&rng, rng_range(&rng, 1, 30), 2, 3);
+    part test = make_part(&rng, 3, 2, 3);
+    char *dir = new_dir();
+    write_mnist_dir(dir, &train, &test, (unsigned)bt_test_rng_next(&rng) & 15u);
+    size_t too_many[3] = {train.count, train.count + rng_range(&rng, 1, 1000), SIZE_MAX};
+    for (int i = 0; i < 3; ++i) {
+        bt_dataset *tr = SENTINEL, *va = SENTINEL, *te = SENTINEL;
+        assert_failure(bt_dataset_load_mnist_dir(dir, too_many[i], &tr, &va, &te),
+                       BT_ERR_INVALID_ARGUMENT, dir, "leaves no training examples");
+        assert_null(tr);
+        assert_null(va);
+        assert_null(te);
+        /* The split is checked even when only the validation set is wanted. */
+        assert_failure(bt_dataset_load_mnist_dir(dir, too_many[i], NULL, &va, NULL),
+                       BT_ERR_INVALID_ARGUMENT, dir, "validation_count");
+        assert_null(va);
+    }
+    bt_dataset *va = SENTINEL;
+    assert_failure(bt_dataset_load_mnist_dir(dir, 0, NULL, &va, NULL), BT_ERR_INVALID_ARGUMENT,
+                   "bt_dataset_load_mnist_dir", "validation_count is 0");
+    assert_null(va);
+    assert_failure(bt_dataset_load_mnist_dir(NULL, 1, NULL, &va, NULL), BT_ERR_INVALID_ARGUMENT,
+                   "bt_dataset_load_mnist_dir", "dir is NULL");
+    remove_dir(dir);
+    free_part(&train);
+    free_part(&test);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* bt_dataset_load_idx */
+
+static void load_idx_label_out_of_range(void **state)
+{
+    (void)state;
+    bt_test_rng rng = TEST_RNG();
+    part p = make_part(&rng, rng_range(&rng, 1, 50), 2, 2);
+    size_t bad_index = rng_range(&rng, 0, p.count - 1);
+    unsigned bad_label = (unsigned)rng_range(&rng, CLASSES, 255);
+    p.labels[bad_index] = (uint8_t)bad_label;
+    char *dir = new_dir();
+    bool gz = bt_test_rng_next(&rng) & 1u;
+    char *images = write_images(dir, "images", gz, &p);
+    char *labels = write_labels(dir, "labels", gz, &p);
+    bt_dataset *d = SENTINEL;
+    char phrase[96];
+    snprintf(phrase, sizeof phrase, "label %u at index %zu is out of range", bad_label, bad_index);
+    assert_failure(bt_dataset_load_idx(images, labels, CLASSES, &d), BT_ERR_FORMAT, labels,
+                   phrase);
+    assert_null(d);
+    /* The same labels are fine with enough classes. */
+    BT_ASSERT_OK(bt_dataset_load_idx(images, labels, 256, &d));
+    assert_int_equal(bt_dataset_classes(d), 256);
+    bt_dataset_destroy(d);
+    free(images);
+    free(labels);
+    remove_dir(dir);
+    free_part(&p);
+}
+
+static void load_idx_count_mismatch(void **state)
+{
+    (void)state;
+    bt_test_rng rng = TEST_RNG();
+    size_t label_count = rng_range(&rng, 2, 40);
+    size_t image_count = bt_test_rng_next(&rng) & 1u ? label_count + rng_range(&rng, 1, 10)
+                                                     : rng_range(&rng, 1, label_count - 1);
+    part images_part = make_part(&rng, image_count, 3, 3);
+    part labels_part = make_part(&rng, label_count, 3, 3);
+    char *dir = new_dir();
+    char *images = write_images(dir, "images.idx", false, &images_part);
+    char *labels = write_labels(dir, "labels.idx", true, &labels_part);
+    bt_dataset *d = SENTINEL;
+    char phrase[64];
+    assert_failure(bt_dataset_load_idx(images, labels, CLASSES, &d), BT_ERR_FORMAT, images,
+                   labels);
+    snprintf(phrase, sizeof phrase, "has %zu images", images_part.count);
+    assert_message_has(phrase);
+    snprintf(phrase, sizeof phrase, "has %zu labels", labels_part.count);
+    assert_message_has(phrase);
+    assert_null(d);
+    free(images);
+    free(labels);
+    remove_dir(dir);
+    free_part(&images_part);
+    free_part(&labels_part);
+}
+
+static void load_idx_wrong_dimensions(void **state)
+{
+    (void)state;
+    bt_test_rng rng = TEST_RNG();
+    part p = make_part(&rng, rng_range(&rng, 1, 20), 2, 2);
+    char *dir = new_dir();
+    char *images = write_images(dir, "images", false, &p);
+    char *labels = write_labels(dir, "labels", false, &p);
+    bt_dataset *d = SENTINEL;
+    assert_failure(bt_dataset_load_idx(labels, images, CLASSES, &d), BT_ERR_FORMAT, labels,
+                   "expected an image file with 3 dimensions, found 1");
+    assert_null(d);
+    assert_failure(bt_dataset_load_idx(images, images, CLASSES, &d), BT_ERR_FORMAT, images,
+                   "expected a label file with 1 dimension, found 3");
+    assert_null(d);
+    free(images);
+    free(labels);
+    remove_dir(dir);
+    free_part(&p);
+}
+
+/* Errors of the parser and reader come through with the file's name. */
+static void load_idx_malformed_files(void **state)
+{
+    (void)state;
+    bt_test_rng rng = TEST_RNG();
+    part p = make_part(&rng, rng_range(&rng, 2, 20), 4, 4);
+    char *dir = new_dir();
+    char *labels = write_labels(dir, "labels", true, &p);
+    uint32_t dims[3] = {(uint32_t)p.count, 4, 4};
+    char *images = write_idx(dir, "images", true, 3, dims, p.pixels, p.count * 16 - 1);
+    bt_dataset *d = SENTINEL;
+    assert_failure(bt_dataset_load_idx(images, labels, CLASSES, &d), BT_ERR_FORMAT, images,
+                   "truncated");
+    assert_null(d);
+    char *empty = bt_test_path(dir, "empty");
+    bt_test_write_file(empty, "", 0);
+    assert_failure(bt_dataset_load_idx(images, empty, CLASSES, &d), BT_ERR_FORMAT, images,
+                   "truncated");
+    free(images);
+    images = write_images(dir, "images-ok", false, &p);
+    assert_failure(bt_dataset_load_idx(images, empty, CLASSES, &d), BT_ERR_FORMAT, empty,
+                   "is empty");
+    assert_null(d);
+    assert_failure(bt_dataset_load_idx(images, labels, 0, &d), BT_ERR_INVALID_ARGUMENT,
+                   "bt_dataset_load_idx", "classes is 0");
+    assert_failure(bt_dataset_load_idx(NULL, labels, CLASSES, &d), BT_ERR_INVALID_ARGUMENT,
+                   "bt_dataset_load_idx", "images_path is NULL");
+    assert_failure(bt_dataset_load_idx(images, labels, CLASSES, NULL), BT_ERR_INVALID_ARGUMENT,
+                   "bt_dataset_load_idx", "out is NULL");
+    free(empty);
+    free(images);
+    free(labels);
+    remove_dir(dir);
+    free_part(&p);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Memory datasets and slices */
+
+static void slice_copies_range(void **state)
+{
+    (void)state;
+    bt_test_rng rng = TEST_RNG();
+    part p = make_part(&rng, rng_range(&rng, 1, 100), 3, 5);
+    bt_dataset *full = NULL;
+    BT_ASSERT_OK(bt_dataset_create_from_memory(p.pixels, p.labels, p.count, 15, CLASSES, &full));
+    assert_dataset_is(full, &p, 0, p.count);
+    /* The dataset holds copies: changing the source afterwards changes nothing. */
+    p.pixels[0] ^= 0xFF;
+    assert_int_not_equal(bt_dataset_pixels(full)[0], p.pixels[0]);
+    p.pixels[0] ^= 0xFF;
+    for (int round = 0; round < 10; ++round) {
+        size_t first = rng_range(&rng, 0, p.count - 1);
+        size_t count = rng_range(&rng, 1, p.count - first);
+        bt_dataset *slice = NULL;
+        BT_ASSERT_OK(bt_dataset_slice(full, first, count, &slice));
+        assert_dataset_is(slice, &p, first, count);
+        bt_dataset_destroy(slice);
+    }
+    bt_dataset_destroy(full);
+    free_part(&p);
+}
+
+static void slice_out_of_range(void **state)
+{
+    (void)state;
+    bt_test_rng rng = TEST_RNG();
+    part p = make_part(&rng, rng_range(&rng, 1, 50), 2, 2);
+    bt_dataset *full = NULL;
+    BT_ASSERT_OK(bt_dataset_create_from_memory(p.pixels, p.labels, p.count, 4, CLASSES, &full));
+    const size_t bad[][2] = {
+        {0, p.count + 1},
+        {p.count, 1},
+        {p.count + 1, 1},
+        {1, p.count},
+        {SIZE_MAX, 2},     /* first + count wraps to 1 */
+        {2, SIZE_MAX - 1}, /* likewise */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+        bt_dataset *slice = SENTINEL;
+        assert_failure(bt_dataset_slice(full, bad[i][0], bad[i][1], &slice),
+                       BT_ERR_INVALID_ARGUMENT, "bt_dataset_slice", "outside the dataset");
+        assert_null(slice);
+    }
+    bt_dataset *slice = SENTINEL;
+    assert_failure(bt_dataset_slice(full, 0, 0, &slice), BT_ERR_INVALID_ARGUMENT,
+                   "bt_dataset_slice", "count is 0");
+    assert_null(slice);
+    assert_failure(bt_dataset_slice(NULL, 0, 1, &slice), BT_ERR_INVALID_ARGUMENT,
+                   "bt_dataset_slice", "src is NULL");
+    assert_failure(bt_dataset_slice(full, 0, 1, NULL), BT_ERR_INVALID_ARGUMENT,
+                   "bt_dataset_slice", "out is NULL");
+    bt_dataset_destroy(full);
+    free_part(&p);
+}
+
+static void create_from_memory_errors(void **state)
+{
+    (void)state;
+    bt_test_rng rng = TEST_RNG();
+    part p = make_part(&rng, 8, 2, 2);
+    const char *fn = "bt_dataset_create_from_memory";
+    bt_dataset *d = SENTINEL;
+    assert_failure(bt_dataset_create_from_memory(NULL, p.labels, 8, 4, CLASSES, &d),
+                   BT_ERR_INVALID_ARGUMENT, fn, "pixels is NULL");
+    assert_null(d);
+    assert_failure(bt_dataset_create_from_memory(p.pixels, NULL, 8, 4, CLASSES, &d),
+                   BT_ERR_INVALID_ARGUMENT, fn, "labels is NULL");
+    assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, 0, 4, CLASSES, &d),
+                   BT_ERR_INVALID_ARGUMENT, fn, "must all be above 0");
+    assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, 8, 0, CLASSES, &d),
+                   BT_ERR_INVALID_ARGUMENT, fn, "must all be above 0");
+    assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, 8, 4, 0, &d),
+                   BT_ERR_INVALID_ARGUMENT, fn, "must all be above 0");
+    assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, SIZE_MAX / 2 + 1, 2, CLASSES,
+                                                 &d),
+                   BT_ERR_INVALID_ARGUMENT, fn, "overflows");
+    assert_null(d);
+    for (size_t i = 0; i < 8; ++i)
+        p.labels[i] = (uint8_t)(i % 3);
+    size_t bad_index = rng_range(&rng, 0, 7);
+    p.labels[bad_index] = (uint8_t)rng_range(&rng, 3, 255);
+    char phrase[64];
+    snprintf(phrase, sizeof phrase, "label %u at index %zu", p.labels[bad_index], bad_index);
+    assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, 8, 4, 3, &d),
+                   BT_ERR_INVALID_ARGUMENT, fn, phrase);
+    assert_null(d);
+    assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, 8, 4, 3, NULL),
+                   BT_ERR_INVALID_ARGUMENT, fn, "out is NULL");
+    free_part(&p);
+}
+
+static void null_dataset_is_harmless(void **state)
+{
+    (void)state;
+    bt_dataset_destroy(NULL);
+    assert_int_equal(bt_dataset_count(NULL), 0);
+    assert_int_equal(bt_dataset_features(NULL), 0);
+    assert_int_equal(bt_dataset_classes(NULL), 0);
+    assert_null(bt_dataset_pixels(NULL));
+    assert_null(bt_dataset_labels(NULL));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The real data, where Debian's dataset-fashion-mnist is installed */
+
+static void fashion_mnist_installed(void **state)
+{
+    (void)state;
+    struct stat st;
+    if (stat(BT_DEFAULT_DATA_DIR, &st) != 0) {
+        print_message("%s not found (install dataset-fashion-mnist): skipped\n",
+                      BT_DEFAULT_DATA_DIR);
+        skip();
+    }
+    bt_dataset *tr = NULL, *va = NULL, *te = NULL;
+    BT_ASSERT_OK(bt_dataset_load_mnist_dir(BT_DEFAULT_DATA_DIR, BT_DEFAULT_VALIDATION_COUNT, &tr,
+                                           &va, &te));
+    const bt_dataset *parts[3] = {tr, va, te};
+    const size_t counts[3] = {50000, 10000, 10000};
+    for (int i = 0; i < 3; ++i) {
+        assert_int_equal(bt_dataset_count(parts[i]), counts[i]);
+        assert_int_equal(bt_dataset_features(parts[i]), 784);
+        assert_int_equal(bt_dataset_classes(parts[i]), 10);
+        size_t per_class[10] = {0};
+        for (size_t j = 0; j < counts[i]; ++j) {
+            assert_in_range(bt_dataset_labels(parts[i])[j], 0, 9);
+            per_class[bt_dataset_labels(parts[i])[j]]++;
+        }
+        /* Fashion-MNIST is balanced: no class is missing from any part. */
+        for (int c = 0; c < 10; ++c)
+            assert_true(per_class[c] > 0);
+    }
+    bt_dataset_destroy(tr);
+    bt_dataset_destroy(va);
+    bt_dataset_destroy(te);
+}
+
+int main(void)
+{
+    bt_test_seed();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(mnist_dir_split),
+        cmocka_unit_test(mnist_dir_parts_optional),
+        cmocka_unit_test(mnist_dir_test_only),
+        cmocka_unit_test(mnist_dir_prefers_raw),
+        cmocka_unit_test(mnist_dir_missing_files),
+        cmocka_unit_test(mnist_dir_bad_validation_count),
+        cmocka_unit_test(load_idx_label_out_of_range),
+        cmocka_unit_test(load_idx_count_mismatch),
+        cmocka_unit_test(load_idx_wrong_dimensions),
+        cmocka_unit_test(load_idx_malformed_files),
+        cmocka_unit_test(slice_copies_range),
+        cmocka_unit_test(slice_out_of_range),
+        cmocka_unit_test(create_from_memory_errors),
+        cmocka_unit_test(null_dataset_is_harmless),
+        cmocka_unit_test(fashion_mnist_installed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
