@@ -77,12 +77,29 @@ void bt_test_fill_uniform(bt_test_rng *rng, float *dst, size_t count, float lo, 
         dst[i] = (float)bt_test_rng_uniform(rng, lo, hi);
 }
 
+/* mkdir -p: in a fresh build tree no test may have created the cache folder yet. */
+static void make_dirs(const char *path)
+{
+    char *copy = strdup(path);
+    assert_non_null(copy);
+    for (char *p = copy + 1; *p; ++p) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(copy, 0700);
+            *p = '/';
+        }
+    }
+    if (mkdir(copy, 0700) != 0 && errno != EEXIST)
+        fail_msg("mkdir(%s): %s", copy, strerror(errno));
+    free(copy);
+}
+
 char *bt_test_make_tmpdir(const char *prefix)
 {
     const char *base = getenv("XDG_CACHE_HOME");
     if (!base || !*base)
         base = "/tmp";
-    mkdir(base, 0700); /* may exist already */
+    make_dirs(base);
     size_t len = strlen(base) + strlen(prefix) + 16;
     char *path = malloc(len);
     assert_non_null(path);
