@@ -36,5 +36,7 @@ double bt_cli_now(void);
 
 int bt_cmd_devices(int argc, char **argv);
 int bt_cmd_warmup(int argc, char **argv);
+int bt_cmd_train(int argc, char **argv);
+int bt_cmd_eval(int argc, char **argv);
 
 #endif

@@ -13,6 +13,8 @@ typedef struct command {
 static const command commands[] = {
     {"devices", bt_cmd_devices, "list every OpenCL platform and device"},
     {"warmup", bt_cmd_warmup, "compile the kernels and CLBlast routines for a device, and time it"},
+    {"train", bt_cmd_train, "train a network and report validation and test accuracy"},
+    {"eval", bt_cmd_eval, "evaluate a saved parameter file on the test (or another) split"},
 };
 
 static void print_usage(FILE *out)

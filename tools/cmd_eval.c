@@ -1,0 +1,198 @@
+/* batchtune eval: load a parameter file (from 'batchtune train --save') and report its accuracy
+ * and mean cost on one split of a dataset, evaluated on the device. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define CMD "eval"
+
+static void print_help(void)
+{
+    printf("usage: batchtune eval --load FILE [options]\n\n"
+           "Load the parameters saved by 'batchtune train --save FILE' and print the network\n"
+           "and its accuracy and mean cost (without the L2 term) on one split of the data.\n\n"
+           "      --load FILE       the parameter file (required)\n"
+           "      --split SPLIT     test, validation or train (default test)\n"
+           "      --data DIR        folder of MNIST-format IDX files (default\n"
+           "                        " BT_DEFAULT_DATA_DIR ")\n"
+           "      --validation N    last N training images are the validation set (default %d);\n"
+           "                        must match training for the validation and train splits\n"
+           "  -d, --device SEL      device selector (see 'batchtune devices'); default: the\n"
+           "                        BATCHTUNE_DEVICE variable, else the first GPU, else device 0\n"
+           "      --no-cache        neither read nor write the program-binary cache\n"
+           "  -h, --help            this text\n",
+           BT_DEFAULT_VALIDATION_COUNT);
+}
+
+typedef enum eval_split { SPLIT_TEST, SPLIT_VALIDATION, SPLIT_TRAIN } eval_split;
+
+static const char *const split_names[] = {"test", "validation", "train"};
+
+typedef struct eval_args {
+    const char *load_path, *data_dir, *selector;
+    size_t validation;
+    eval_split split;
+    bool use_cache;
+} eval_args;
+
+typedef struct eval_run {
+    bt_device *device;
+    bt_network *network;
+    bt_dataset *dataset;
+    bt_device_data *data;
+} eval_run;
+
+static void eval_run_destroy(eval_run *r)
+{
+    bt_device_data_destroy(r->data);
+    bt_network_destroy(r->network);
+    bt_device_destroy(r->device);
+    bt_dataset_destroy(r->dataset);
+}
+
+/* "784,30,10" */
+static const char *format_sizes(const bt_network_opts *opts, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < opts->n_sizes && used < size; ++i) {
+        int n = snprintf(buf + used, size - used, "%s%zu", i ? "," : "", opts->sizes[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    return buf;
+}
+
+/* Only the wanted split is loaded. */
+static bt_status load_split(const eval_args *a, bt_dataset **out)
+{
+    return bt_dataset_load_mnist_dir(a->data_dir, a->validation,
+                                     a->split == SPLIT_TRAIN ? out : NULL,
+                                     a->split == SPLIT_VALIDATION ? out : NULL,
+                                     a->split == SPLIT_TEST ? out : NULL);
+}
+
+static int evaluate(const eval_args *a, eval_run *r)
+{
+    bt_device_opts device_opts = bt_cli_device_opts(a->selector, a->use_cache);
+    bt_status status = bt_device_create(&device_opts, &r->device);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot open the OpenCL device");
+    status = bt_network_load(r->device, a->load_path, 1, &r->network);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot load the parameters");
+    const bt_network_opts *o = bt_network_get_opts(r->network);
+    char sizes[256];
+    printf("network %s (%s hidden, %s output, %s cost) from %s on %s\n",
+           format_sizes(o, sizes, sizeof sizes), bt_activation_str(o->hidden),
+           bt_activation_str(o->output), bt_cost_str(o->cost), a->load_path,
+           bt_device_get_info(r->device)->name);
+    fflush(stdout);
+
+    status = load_split(a, &r->dataset);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot load the data");
+    size_t features = bt_dataset_features(r->dataset);
+    unsigned classes = bt_dataset_classes(r->dataset);
+    if (o->sizes[0] != features || o->sizes[o->n_sizes - 1] < classes) {
+        fprintf(stderr,
+                "batchtune %s: the network (%s) does not fit the data in %s: %zu pixels per "
+                "image, %u classes\n",
+                CMD, sizes, a->data_dir, features, classes);
+        return BT_EXIT_FAILURE;
+    }
+    status = bt_device_data_create(r->device, r->dataset, &r->data);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot upload the data to the device");
+    bt_eval result;
+    status = bt_network_evaluate(r->network, r->data, &result);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "evaluation failed");
+    printf("%s accuracy %.2f%% (%zu/%zu)  cost %.4f\n", split_names[a->split],
+           100.0 * result.accuracy, result.correct, result.count, result.cost);
+    return BT_EXIT_OK;
+}
+
+/* A whole-string decimal integer >= 1. */
+static bool parse_count(const char *text, size_t *out)
+{
+    size_t value = 0;
+    if (!*text)
+        return false;
+    for (const char *p = text; *p; ++p) {
+        if (*p < '0' || *p > '9' || value > (SIZE_MAX - (size_t)(*p - '0')) / 10)
+            return false;
+        value = value * 10 + (size_t)(*p - '0');
+    }
+    if (value < 1)
+        return false;
+    *out = value;
+    return true;
+}
+
+int bt_cmd_eval(int argc, char **argv)
+{
+    enum { OPT_LOAD = 256, OPT_SPLIT, OPT_DATA, OPT_VALIDATION, OPT_NO_CACHE };
+    static const struct option options[] = {{"load", required_argument, NULL, OPT_LOAD},
+                                            {"split", required_argument, NULL, OPT_SPLIT},
+                                            {"data", required_argument, NULL, OPT_DATA},
+                                            {"validation", required_argument, NULL, OPT_VALIDATION},
+                                            {"device", required_argument, NULL, 'd'},
+                                            {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {0, 0, 0, 0}};
+    eval_args a = {NULL, BT_DEFAULT_DATA_DIR, NULL, BT_DEFAULT_VALIDATION_COUNT, SPLIT_TEST, true};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "d:h", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_LOAD:
+            a.load_path = optarg;
+            break;
+        case OPT_SPLIT: {
+            bool known = false;
+            for (int i = 0; i < 3 && !known; ++i)
+                if (strcmp(optarg, split_names[i]) == 0) {
+                    a.split = (eval_split)i;
+                    known = true;
+                }
+            if (!known)
+                return bt_cli_usage_error(CMD, "--split '%s': expected test, validation or train",
+                                          optarg);
+            break;
+        }
+        case OPT_DATA:
+            a.data_dir = optarg;
+            break;
+        case OPT_VALIDATION:
+            if (!parse_count(optarg, &a.validation))
+                return bt_cli_usage_error(CMD, "--validation '%s': expected an integer >= 1",
+                                          optarg);
+            break;
+        case 'd':
+            a.selector = optarg;
+            break;
+        case OPT_NO_CACHE:
+            a.use_cache = false;
+            break;
+        case 'h':
+            print_help();
+            return BT_EXIT_OK;
+        default:
+            return bt_cli_usage_error(CMD, "unknown option or missing value");
+        }
+    }
+    if (optind < argc)
+        return bt_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!a.load_path || !*a.load_path)
+        return bt_cli_usage_error(CMD, "--load FILE is required");
+
+    eval_run r;
+    memset(&r, 0, sizeof r);
+    int code = evaluate(&a, &r);
+    eval_run_destroy(&r);
+    return code;
+}

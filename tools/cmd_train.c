@@ -1,0 +1,575 @@
+/* batchtune train: train one network with mini-batch SGD on device-resident data, printing the
+ * training cost, validation accuracy and cumulative training time after each epoch, and the test
+ * accuracy at the end. Ctrl-C stops between slices of an epoch and still reports and saves. */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define CMD "train"
+
+/* An epoch runs in this many slices, so that Ctrl-C is noticed within a tenth of an epoch. */
+#define SLICES_PER_EPOCH 10
+
+static void print_help(void)
+{
+    printf(
+        "usage: batchtune train [options]\n\n"
+        "Train a fully-connected network with mini-batch SGD on an OpenCL device and print,\n"
+        "after each epoch, the mean training cost (without the L2 term), the validation\n"
+        "accuracy and the cumulative training time (evaluation and warm-up not counted);\n"
+        "then the test accuracy. The defaults are the book's network (Nielsen, ch. 1).\n\n"
+        "network:\n"
+        "      --layers LIST     units per layer, input first (default 784,30,10)\n"
+        "      --hidden ACT      hidden activation: sigmoid, tanh, relu (default sigmoid)\n"
+        "      --output ACT      output activation: sigmoid, softmax (default sigmoid)\n"
+        "      --cost COST       quadratic or cross-entropy (sigmoid output), log-likelihood\n"
+        "                        (softmax output) (default quadratic)\n"
+        "      --init INIT       normal: N(0,1); scaled: weights N(0,1/n_in) (default normal)\n"
+        "training:\n"
+        "  -m, --batch-size M    examples per mini-batch (default 10)\n"
+        "      --eta ETA         learning rate, > 0 (default 3.0)\n"
+        "      --lambda LAMBDA   L2 regularisation strength, >= 0 (default 0)\n"
+        "      --epochs N        epochs to train, >= 1 (default 30)\n"
+        "      --seed S          initial parameters use S, the shuffle a hash of S (default 1)\n"
+        "      --drop-last       skip each epoch's last partial mini-batch\n"
+        "data and device:\n"
+        "      --data DIR        folder of MNIST-format IDX files (default\n"
+        "                        " BT_DEFAULT_DATA_DIR ")\n"
+        "      --validation N    last N training images are the validation set (default %d)\n"
+        "  -d, --device SEL      device selector (see 'batchtune devices'); default: the\n"
+        "                        BATCHTUNE_DEVICE variable, else the first GPU, else device 0\n"
+        "      --no-cache        neither read nor write the program-binary cache\n"
+        "output:\n"
+        "      --save FILE       write the trained parameters to FILE (see 'batchtune eval')\n"
+        "  -q, --quiet           print only the test accuracy (and where parameters were saved)\n"
+        "  -h, --help            this text\n\n"
+        "Ctrl-C stops within a tenth of an epoch, still evaluates the test set and saves the\n"
+        "parameters (--save), and exits with status 130; a second Ctrl-C ends at once.\n"
+        "Exit status: 0 done, 1 failure (including a diverged run), 2 bad command line.\n",
+        BT_DEFAULT_VALIDATION_COUNT);
+}
+
+/* ----- strict option parsing ----- */
+
+/* A decimal integer, the whole text, no sign, no spaces. */
+static bool parse_u64(const char *text, unsigned long long *out)
+{
+    if (!text || !isdigit((unsigned char)text[0]))
+        return false;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = value;
+    return true;
+}
+
+static bool parse_size(const char *text, size_t min, size_t *out)
+{
+    unsigned long long value = 0;
+    if (!parse_u64(text, &value) || value < min || value > SIZE_MAX)
+        return false;
+    *out = (size_t)value;
+    return true;
+}
+
+/* A finite number that survives conversion to float. */
+static bool parse_real(const char *text, double *out)
+{
+    if (!text || !*text || isspace((unsigned char)text[0]))
+        return false;
+    errno = 0;
+    char *end = NULL;
+    double value = strtod(text, &end);
+    if (end == text || *end != '\0' || errno == ERANGE || !isfinite(value) ||
+        !isfinite((float)value))
+        return false;
+    *out = value;
+    return true;
+}
+
+/* ----- the run ----- */
+
+typedef struct train_args {
+    bt_network_opts net; /* sizes, activations, cost, init, seed */
+    const char *layers_text;
+    size_t batch_size;
+    double eta, lambda;
+    size_t epochs;
+    size_t validation;
+    const char *selector, *data_dir, *save_path;
+    bool drop_last, use_cache, quiet;
+} train_args;
+
+/* Everything a run creates; train_run_destroy releases it in reverse order. */
+typedef struct train_run {
+    bt_dataset *train, *validation, *test;
+    bt_device *device;
+    bt_network *network;
+    bt_device_data *train_data, *validation_data, *test_data;
+    bt_scheduler *scheduler;
+} train_run;
+
+static void train_run_destroy(train_run *r)
+{
+    bt_scheduler_destroy(r->scheduler);
+    bt_device_data_destroy(r->test_data);
+    bt_device_data_destroy(r->validation_data);
+    bt_device_data_destroy(r->train_data);
+    bt_network_destroy(r->network);
+    bt_device_destroy(r->device);
+    bt_dataset_destroy(r->test);
+    bt_dataset_destroy(r->validation);
+    bt_dataset_destroy(r->train);
+}
+
+static volatile sig_atomic_t train_interrupted;
+
+static void on_sigint(int signo)
+{
+    (void)signo;
+    train_interrupted = 1;
+}
+
+/* The shuffle's seed: splitmix64's finaliser of the network seed, so the two streams differ. */
+static uint64_t shuffle_seed(uint64_t seed)
+{
+    uint64_t z = seed + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static int digits(size_t n)
+{
+    int d = 1;
+    while (n >= 10) {
+        n /= 10;
+        ++d;
+    }
+    return d;
+}
+
+/* "784,30,10" */
+static const char *format_sizes(const bt_network_opts *opts, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < opts->n_sizes && used < size; ++i) {
+        int n = snprintf(buf + used, size - used, "%s%zu", i ? "," : "", opts->sizes[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    return buf;
+}
+
+/* The data must match the network's input and fit its output. */
+static int check_data_shape(const train_args *a, const bt_dataset *train)
+{
+    size_t features = bt_dataset_features(train);
+    unsigned classes = bt_dataset_classes(train);
+    const bt_network_opts *o = &a->net;
+    if (o->sizes[0] != features)
+        return bt_cli_usage_error(CMD,
+                                  "--layers %s: the input layer has %zu units but the images in "
+                                  "%s have %zu pixels",
+                                  a->layers_text, o->sizes[0], a->data_dir, features);
+    if (o->sizes[o->n_sizes - 1] < classes)
+        return bt_cli_usage_error(CMD,
+                                  "--layers %s: the output layer has %zu units but the data has "
+                                  "%u classes",
+                                  a->layers_text, o->sizes[o->n_sizes - 1], classes);
+    if (a->batch_size > bt_dataset_count(train))
+        return bt_cli_usage_error(CMD,
+                                  "--batch-size %zu: larger than the %zu training examples",
+                                  a->batch_size, bt_dataset_count(train));
+    return BT_EXIT_OK;
+}
+
+static void print_description(const train_args *a, const train_run *r)
+{
+    char sizes[256];
+    const bt_network_opts *o = &a->net;
+    printf("train %s (%s hidden, %s output, %s cost, %s init, seed %llu) on %s: m %zu, eta %g, "
+           "lambda %g, %zu epochs; %zu training, %zu validation, %zu test images\n",
+           format_sizes(o, sizes, sizeof sizes), bt_activation_str(o->hidden),
+           bt_activation_str(o->output), bt_cost_str(o->cost), bt_init_str(o->init),
+           (unsigned long long)o->seed, bt_device_get_info(r->device)->name, a->batch_size, a->eta,
+           a->lambda, a->epochs, bt_dataset_count(r->train), bt_dataset_count(r->validation),
+           bt_dataset_count(r->test));
+    fflush(stdout);
+}
+
+/* --save's folder must be writable before hours of training, not after. */
+static int check_save_folder(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char folder[4096] = ".";
+    if (slash) {
+        size_t len = slash == path ? 1 : (size_t)(slash - path);
+        if (len >= sizeof folder) {
+            fprintf(stderr, "batchtune %s: --save %s: the path is too long\n", CMD, path);
+            return BT_EXIT_FAILURE;
+        }
+        memcpy(folder, path, len);
+        folder[len] = '\0';
+    }
+    if (access(folder, W_OK | X_OK) != 0) {
+        fprintf(stderr, "batchtune %s: --save %s: cannot write in %s: %s\n", CMD, path, folder,
+                strerror(errno));
+        return BT_EXIT_FAILURE;
+    }
+    return BT_EXIT_OK;
+}
+
+/* Data, device, network, warm-up, uploads and scheduler: everything before the first step. */
+static int prepare(const train_args *a, train_run *r)
+{
+    if (a->save_path) {
+        int code = check_save_folder(a->save_path);
+        if (code != BT_EXIT_OK)
+            return code;
+    }
+    bt_status status = bt_dataset_load_mnist_dir(a->data_dir, a->validation, &r->train,
+                                                 &r->validation, &r->test);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot load the data");
+    int code = check_data_shape(a, r->train);
+    if (code != BT_EXIT_OK)
+        return code;
+
+    bt_device_opts device_opts = bt_cli_device_opts(a->selector, a->use_cache);
+    status = bt_device_create(&device_opts, &r->device);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot open the OpenCL device");
+    if (!a->quiet)
+        print_description(a, r);
+
+    bt_network_opts net_opts = a->net;
+    net_opts.max_batch = a->batch_size;
+    status = bt_network_create(r->device, &net_opts, &r->network);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot create the network");
+    /* Outside the clock: CLBlast compiles its kernels for these shapes here. */
+    status = bt_network_warmup(r->network, &a->batch_size, 1);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "warm-up failed");
+
+    status = bt_device_data_create(r->device, r->train, &r->train_data);
+    if (status == BT_OK)
+        status = bt_device_data_create(r->device, r->validation, &r->validation_data);
+    if (status == BT_OK)
+        status = bt_device_data_create(r->device, r->test, &r->test_data);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot upload the data to the device");
+    /* The device holds the data now; the host copies are not needed again. */
+    bt_dataset_destroy(r->train);
+    bt_dataset_destroy(r->validation);
+    bt_dataset_destroy(r->test);
+    r->train = r->validation = r->test = NULL;
+
+    bt_scheduler_opts sched_opts = bt_scheduler_opts_default();
+    sched_opts.batch_size = a->batch_size;
+    sched_opts.sgd.eta = (float)a->eta;
+    sched_opts.sgd.lambda = (float)a->lambda;
+    sched_opts.sgd.n_train = 0; /* the training-set size */
+    sched_opts.seed = shuffle_seed(a->net.seed);
+    sched_opts.drop_last = a->drop_last;
+    status = bt_scheduler_create(r->network, r->train_data, &sched_opts, &r->scheduler);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot create the scheduler");
+    return BT_EXIT_OK;
+}
+
+/* One epoch in slices, timing only the steps. *completed is false when Ctrl-C cut it short. */
+static bt_status run_epoch(train_run *r, double *train_seconds, bool *completed)
+{
+    size_t steps = bt_scheduler_steps_per_epoch(r->scheduler);
+    size_t slice = steps / SLICES_PER_EPOCH ? steps / SLICES_PER_EPOCH : 1;
+    size_t left = steps;
+    while (left > 0 && !train_interrupted) {
+        size_t n = left < slice ? left : slice;
+        double start = bt_cli_now();
+        bt_status status = bt_scheduler_run(r->scheduler, n);
+        *train_seconds += bt_cli_now() - start;
+        if (status != BT_OK)
+            return status;
+        left -= n;
+    }
+    *completed = left == 0;
+    return BT_OK;
+}
+
+typedef enum train_outcome {
+    TRAIN_DONE,
+    TRAIN_INTERRUPTED, /* Ctrl-C: the test set is still evaluated and --save honoured */
+    TRAIN_DIVERGED,
+    TRAIN_FAILED,
+} train_outcome;
+
+static train_outcome train_epochs(const train_args *a, train_run *r, int *code)
+{
+    size_t n_validation = bt_device_data_count(r->validation_data);
+    double train_seconds = 0.0;
+    for (size_t epoch = 1; epoch <= a->epochs; ++epoch) {
+        bool completed = false;
+        bt_status status = run_epoch(r, &train_seconds, &completed);
+        if (status != BT_OK) {
+            *code = bt_cli_report(CMD, status, "training failed");
+            return TRAIN_FAILED;
+        }
+        if (!completed) {
+            fprintf(stderr, "batchtune %s: interrupted during epoch %zu\n", CMD, epoch);
+            return TRAIN_INTERRUPTED;
+        }
+        bt_eval train_eval, validation_eval;
+        status = bt_network_evaluate(r->network, r->train_data, &train_eval);
+        if (status == BT_OK)
+            status = bt_network_evaluate(r->network, r->validation_data, &validation_eval);
+        if (status != BT_OK) {
+            *code = bt_cli_report(CMD, status, "evaluation failed");
+            return TRAIN_FAILED;
+        }
+        if (!a->quiet) {
+            char cost[32] = "NaN";
+            if (!isnan(train_eval.cost))
+                snprintf(cost, sizeof cost, "%.4f", train_eval.cost);
+            printf("epoch %*zu  cost %s  validation %6.2f%%  (%*zu/%zu)  train time %8.2f s\n",
+                   digits(a->epochs), epoch, cost, 100.0 * validation_eval.accuracy,
+                   digits(n_validation), validation_eval.correct, validation_eval.count,
+                   train_seconds);
+            fflush(stdout);
+        }
+        if (isnan(train_eval.cost)) {
+            fprintf(stderr, "batchtune %s: diverged: cost is NaN; try a smaller --eta\n", CMD);
+            *code = BT_EXIT_FAILURE;
+            return TRAIN_DIVERGED;
+        }
+        if (train_interrupted && epoch < a->epochs) {
+            fprintf(stderr, "batchtune %s: interrupted after epoch %zu\n", CMD, epoch);
+            return TRAIN_INTERRUPTED;
+        }
+    }
+    return TRAIN_DONE;
+}
+
+/* Test accuracy and --save, after the last epoch or an interrupt. */
+static int finish(const train_args *a, train_run *r)
+{
+    bt_eval test_eval;
+    bt_status status = bt_network_evaluate(r->network, r->test_data, &test_eval);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "evaluating the test set failed");
+    printf("test accuracy %.2f%% (%zu/%zu)\n", 100.0 * test_eval.accuracy, test_eval.correct,
+           test_eval.count);
+    fflush(stdout);
+    if (a->save_path) {
+        status = bt_network_save(r->network, a->save_path);
+        if (status != BT_OK)
+            return bt_cli_report(CMD, status, "cannot save the parameters");
+        printf("parameters saved to %s\n", a->save_path);
+        fflush(stdout);
+    }
+    return BT_EXIT_OK;
+}
+
+static int run(const train_args *a)
+{
+    train_run r;
+    memset(&r, 0, sizeof r);
+    int code = prepare(a, &r);
+    if (code != BT_EXIT_OK) {
+        train_run_destroy(&r);
+        return code;
+    }
+
+    /* The first Ctrl-C asks to stop; SA_RESETHAND lets a second one end the process. An ignored
+     * SIGINT (a background job, nohup) stays ignored. */
+    train_interrupted = 0;
+    struct sigaction action, previous;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_sigint;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESETHAND;
+    bool handler_installed = sigaction(SIGINT, NULL, &previous) == 0 &&
+                             previous.sa_handler != SIG_IGN &&
+                             sigaction(SIGINT, &action, NULL) == 0;
+
+    train_outcome outcome = train_epochs(a, &r, &code);
+    if (outcome == TRAIN_DONE || outcome == TRAIN_INTERRUPTED) {
+        code = finish(a, &r);
+        if (code == BT_EXIT_OK && outcome == TRAIN_INTERRUPTED)
+            code = BT_EXIT_INTERRUPTED;
+    }
+
+    if (handler_installed)
+        sigaction(SIGINT, &previous, NULL);
+    train_run_destroy(&r);
+    return code;
+}
+
+/* ----- the command line ----- */
+
+enum {
+    OPT_LAYERS = 256,
+    OPT_HIDDEN,
+    OPT_OUTPUT,
+    OPT_COST,
+    OPT_INIT,
+    OPT_ETA,
+    OPT_LAMBDA,
+    OPT_EPOCHS,
+    OPT_SEED,
+    OPT_DATA,
+    OPT_VALIDATION,
+    OPT_DROP_LAST,
+    OPT_SAVE,
+    OPT_NO_CACHE,
+};
+
+static const struct option train_options[] = {
+    {"layers", required_argument, NULL, OPT_LAYERS},
+    {"hidden", required_argument, NULL, OPT_HIDDEN},
+    {"output", required_argument, NULL, OPT_OUTPUT},
+    {"cost", required_argument, NULL, OPT_COST},
+    {"init", required_argument, NULL, OPT_INIT},
+    {"batch-size", required_argument, NULL, 'm'},
+    {"eta", required_argument, NULL, OPT_ETA},
+    {"lambda", required_argument, NULL, OPT_LAMBDA},
+    {"epochs", required_argument, NULL, OPT_EPOCHS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"device", required_argument, NULL, 'd'},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"validation", required_argument, NULL, OPT_VALIDATION},
+    {"drop-last", no_argument, NULL, OPT_DROP_LAST},
+    {"save", required_argument, NULL, OPT_SAVE},
+    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {0, 0, 0, 0},
+};
+
+/* A library parse error as a usage error: the library's message says what is accepted. */
+static int parse_error(const char *option, const char *value)
+{
+    return bt_cli_usage_error(CMD, "%s '%s': %s", option, value, bt_last_error());
+}
+
+/* Parses one option into *a; returns BT_EXIT_OK, or the exit code to stop with (-1 for --help). */
+static int parse_option(int opt, const char *arg, train_args *a)
+{
+    unsigned long long u64 = 0;
+    switch (opt) {
+    case OPT_LAYERS:
+        a->layers_text = arg;
+        return bt_network_parse_sizes(arg, &a->net) == BT_OK ? BT_EXIT_OK
+                                                              : parse_error("--layers", arg);
+    case OPT_HIDDEN:
+        return bt_activation_parse(arg, &a->net.hidden) == BT_OK ? BT_EXIT_OK
+                                                                  : parse_error("--hidden", arg);
+    case OPT_OUTPUT:
+        return bt_activation_parse(arg, &a->net.output) == BT_OK ? BT_EXIT_OK
+                                                                  : parse_error("--output", arg);
+    case OPT_COST:
+        return bt_cost_parse(arg, &a->net.cost) == BT_OK ? BT_EXIT_OK : parse_error("--cost", arg);
+    case OPT_INIT:
+        return bt_init_parse(arg, &a->net.init) == BT_OK ? BT_EXIT_OK : parse_error("--init", arg);
+    case 'm':
+        if (!parse_size(arg, 1, &a->batch_size))
+            return bt_cli_usage_error(CMD, "--batch-size '%s': expected an integer >= 1", arg);
+        return BT_EXIT_OK;
+    case OPT_ETA:
+        if (!parse_real(arg, &a->eta) || !(a->eta > 0.0))
+            return bt_cli_usage_error(CMD, "--eta '%s': expected a finite number > 0", arg);
+        if (!((float)a->eta > 0.0f))
+            return bt_cli_usage_error(CMD, "--eta '%s': too small, it is 0 as a 32-bit float",
+                                      arg);
+        return BT_EXIT_OK;
+    case OPT_LAMBDA:
+        if (!parse_real(arg, &a->lambda) || !(a->lambda >= 0.0))
+            return bt_cli_usage_error(CMD, "--lambda '%s': expected a finite number >= 0", arg);
+        return BT_EXIT_OK;
+    case OPT_EPOCHS:
+        if (!parse_size(arg, 1, &a->epochs))
+            return bt_cli_usage_error(CMD, "--epochs '%s': expected an integer >= 1", arg);
+        return BT_EXIT_OK;
+    case OPT_SEED:
+        if (!parse_u64(arg, &u64))
+            return bt_cli_usage_error(CMD, "--seed '%s': expected an integer from 0 to %llu", arg,
+                                      (unsigned long long)UINT64_MAX);
+        a->net.seed = (uint64_t)u64;
+        return BT_EXIT_OK;
+    case 'd':
+        a->selector = arg;
+        return BT_EXIT_OK;
+    case OPT_DATA:
+        a->data_dir = arg;
+        return BT_EXIT_OK;
+    case OPT_VALIDATION:
+        if (!parse_size(arg, 1, &a->validation))
+            return bt_cli_usage_error(CMD, "--validation '%s': expected an integer >= 1", arg);
+        return BT_EXIT_OK;
+    case OPT_DROP_LAST:
+        a->drop_last = true;
+        return BT_EXIT_OK;
+    case OPT_SAVE:
+        if (!*arg)
+            return bt_cli_usage_error(CMD, "--save needs a file name");
+        a->save_path = arg;
+        return BT_EXIT_OK;
+    case OPT_NO_CACHE:
+        a->use_cache = false;
+        return BT_EXIT_OK;
+    case 'q':
+        a->quiet = true;
+        return BT_EXIT_OK;
+    case 'h':
+        print_help();
+        return -1;
+    default:
+        return bt_cli_usage_error(CMD, "unknown option or missing value");
+    }
+}
+
+int bt_cmd_train(int argc, char **argv)
+{
+    train_args a;
+    memset(&a, 0, sizeof a);
+    a.net = bt_network_opts_default();
+    a.layers_text = "784,30,10";
+    a.batch_size = 10;
+    a.eta = 3.0;
+    a.lambda = 0.0;
+    a.epochs = 30;
+    a.net.seed = 1;
+    a.validation = BT_DEFAULT_VALIDATION_COUNT;
+    a.data_dir = BT_DEFAULT_DATA_DIR;
+    a.use_cache = true;
+
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "m:d:qh", train_options, NULL)) != -1) {
+        int code = parse_option(opt, optarg, &a);
+        if (code == -1)
+            return BT_EXIT_OK;
+        if (code != BT_EXIT_OK)
+            return code;
+    }
+    if (optind < argc)
+        return bt_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    a.net.max_batch = a.batch_size;
+    if (bt_network_opts_validate(&a.net) != BT_OK)
+        return bt_cli_usage_error(CMD, "%s", bt_last_error());
+    return run(&a);
+}
