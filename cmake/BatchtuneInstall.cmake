@@ -20,6 +20,10 @@ install(FILES "${PROJECT_BINARY_DIR}/batchtuneConfig.cmake"
               "${PROJECT_BINARY_DIR}/batchtuneConfigVersion.cmake"
         DESTINATION "${BT_CMAKE_DIR}")
 
+# The prefix is found relative to the .pc file itself, so `cmake --install --prefix DIR` and
+# relocated installs still give the right paths.
+set(_pc_dir "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+string(REGEX REPLACE "[^/]+" ".." BT_PC_UP "${_pc_dir}")
 configure_file("${PROJECT_SOURCE_DIR}/cmake/batchtune.pc.in" "${PROJECT_BINARY_DIR}/batchtune.pc"
                @ONLY)
-install(FILES "${PROJECT_BINARY_DIR}/batchtune.pc" DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+install(FILES "${PROJECT_BINARY_DIR}/batchtune.pc" DESTINATION "${_pc_dir}")
