@@ -6,9 +6,6 @@
 #include "error.h"
 #include "network_impl.h"
 
-#define SET_ARG(kernel, index, value)                                                           \
-    BT_CL_TRY(clSetKernelArg(kernel, index, sizeof(value), &(value)), "clSetKernelArg")
-
 /* Work-group size of reduce_pairs (REDUCE_GROUP in cl/reduce.cl). */
 #define REDUCE_GROUP 256
 
@@ -19,13 +16,13 @@ static bt_status enqueue_gather_range(bt_network *net, const bt_device_data *dat
     cl_mem pixels = bt_buffer_cl_mem(data->pixels), labels = bt_buffer_cl_mem(data->labels);
     cl_mem x = bt_buffer_cl_mem(net->act[0]), y = bt_buffer_cl_mem(net->labels);
     cl_uint start = (cl_uint)first, rows = (cl_uint)m, features = (cl_uint)data->features;
-    SET_ARG(k, 0, pixels);
-    SET_ARG(k, 1, labels);
-    SET_ARG(k, 2, start);
-    SET_ARG(k, 3, rows);
-    SET_ARG(k, 4, features);
-    SET_ARG(k, 5, x);
-    SET_ARG(k, 6, y);
+    BT_SET_ARG(k, 0, pixels);
+    BT_SET_ARG(k, 1, labels);
+    BT_SET_ARG(k, 2, start);
+    BT_SET_ARG(k, 3, rows);
+    BT_SET_ARG(k, 4, features);
+    BT_SET_ARG(k, 5, x);
+    BT_SET_ARG(k, 6, y);
     return bt_network_enqueue(net, k, m * data->features, BT_PROF_DATA, "gather_range");
 }
 
@@ -34,10 +31,10 @@ static bt_status enqueue_reduce(bt_network *net, size_t m, bt_buffer *partials, 
     cl_kernel k = net->k.reduce_pairs;
     cl_mem stats = bt_buffer_cl_mem(net->stats), out = bt_buffer_cl_mem(partials);
     cl_uint rows = (cl_uint)m, index = (cl_uint)slot;
-    SET_ARG(k, 0, stats);
-    SET_ARG(k, 1, rows);
-    SET_ARG(k, 2, out);
-    SET_ARG(k, 3, index);
+    BT_SET_ARG(k, 0, stats);
+    BT_SET_ARG(k, 1, rows);
+    BT_SET_ARG(k, 2, out);
+    BT_SET_ARG(k, 3, index);
     size_t global = REDUCE_GROUP, local = REDUCE_GROUP;
     BT_CL_TRY(clEnqueueNDRangeKernel(bt_device_cl_queue(net->device), k, 1, NULL, &global, &local,
                                      0, NULL, bt_network_profile_slot(net, BT_PROF_KERNEL)),

@@ -245,9 +245,6 @@ bt_status bt_network_take_profile(bt_network *net, bt_profile *out)
 
 /* ---- enqueueing ----------------------------------------------------------------------------- */
 
-#define SET_ARG(kernel, index, value)                                                           \
-    BT_CL_TRY(clSetKernelArg(kernel, index, sizeof(value), &(value)), "clSetKernelArg")
-
 bt_status bt_network_enqueue(bt_network *net, cl_kernel kernel, size_t count,
                              bt_profile_kind kind, const char *name)
 {
@@ -283,11 +280,11 @@ bt_status bt_network_enqueue_forward(bt_network *net, size_t m, cl_kernel output
         cl_kernel k = net->k.bias_activate;
         cl_mem za = bt_buffer_cl_mem(net->act[l]), bias = bt_buffer_cl_mem(net->b[l - 1]);
         cl_uint count = (cl_uint)(m * n[l]), width = (cl_uint)n[l], act = net->opts.hidden;
-        SET_ARG(k, 0, za);
-        SET_ARG(k, 1, bias);
-        SET_ARG(k, 2, count);
-        SET_ARG(k, 3, width);
-        SET_ARG(k, 4, act);
+        BT_SET_ARG(k, 0, za);
+        BT_SET_ARG(k, 1, bias);
+        BT_SET_ARG(k, 2, count);
+        BT_SET_ARG(k, 3, width);
+        BT_SET_ARG(k, 4, act);
         BT_TRY(bt_network_enqueue(net, k, m * n[l], BT_PROF_KERNEL, "bias_activate"));
     }
 
@@ -296,16 +293,16 @@ bt_status bt_network_enqueue_forward(bt_network *net, size_t m, cl_kernel output
     cl_mem labels = bt_buffer_cl_mem(net->labels);
     cl_uint rows = (cl_uint)m, width = (cl_uint)n[L], kind = output_kind(&net->opts);
     cl_uint arg = 0;
-    SET_ARG(k, arg++, za);
-    SET_ARG(k, arg++, bias);
+    BT_SET_ARG(k, arg++, za);
+    BT_SET_ARG(k, arg++, bias);
     if (k != net->k.output_activate) {
         cl_mem out = bt_buffer_cl_mem(k == net->k.output_delta ? net->delta[L] : net->stats);
-        SET_ARG(k, arg++, labels);
-        SET_ARG(k, arg++, out);
+        BT_SET_ARG(k, arg++, labels);
+        BT_SET_ARG(k, arg++, out);
     }
-    SET_ARG(k, arg++, rows);
-    SET_ARG(k, arg++, width);
-    SET_ARG(k, arg++, kind);
+    BT_SET_ARG(k, arg++, rows);
+    BT_SET_ARG(k, arg++, width);
+    BT_SET_ARG(k, arg++, kind);
     return bt_network_enqueue(net, k, m, BT_PROF_KERNEL, "output layer");
 }
 
@@ -315,12 +312,12 @@ static bt_status enqueue_bias(bt_network *net, bt_buffer *dst, size_t l, size_t 
     cl_kernel k = net->k.bias_update;
     cl_mem d = bt_buffer_cl_mem(dst), delta = bt_buffer_cl_mem(net->delta[l]);
     cl_uint rows = (cl_uint)m, width = (cl_uint)net->opts.sizes[l];
-    SET_ARG(k, 0, d);
-    SET_ARG(k, 1, delta);
-    SET_ARG(k, 2, rows);
-    SET_ARG(k, 3, width);
-    SET_ARG(k, 4, alpha);
-    SET_ARG(k, 5, beta);
+    BT_SET_ARG(k, 0, d);
+    BT_SET_ARG(k, 1, delta);
+    BT_SET_ARG(k, 2, rows);
+    BT_SET_ARG(k, 3, width);
+    BT_SET_ARG(k, 4, alpha);
+    BT_SET_ARG(k, 5, beta);
     return bt_network_enqueue(net, k, width, BT_PROF_KERNEL, "bias_update");
 }
 
@@ -341,10 +338,10 @@ static bt_status enqueue_backward(bt_network *net, size_t m, const bt_sgd *sgd)
             cl_mem delta = bt_buffer_cl_mem(net->delta[l - 1]);
             cl_mem a = bt_buffer_cl_mem(net->act[l - 1]);
             cl_uint count = (cl_uint)(m * n[l - 1]), act = net->opts.hidden;
-            SET_ARG(k, 0, delta);
-            SET_ARG(k, 1, a);
-            SET_ARG(k, 2, count);
-            SET_ARG(k, 3, act);
+            BT_SET_ARG(k, 0, delta);
+            BT_SET_ARG(k, 1, a);
+            BT_SET_ARG(k, 2, count);
+            BT_SET_ARG(k, 3, act);
             BT_TRY(bt_network_enqueue(net, k, m * n[l - 1], BT_PROF_KERNEL,
                                       "activation_backward"));
         }

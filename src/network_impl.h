@@ -48,6 +48,10 @@ struct bt_network {
  * the enqueue call, which fills it). */
 cl_event *bt_network_profile_slot(bt_network *net, bt_profile_kind kind);
 
+/* Set one kernel argument from a variable, returning the failure (needs error.h). */
+#define BT_SET_ARG(kernel, index, value)                                                        \
+    BT_CL_TRY(clSetKernelArg(kernel, index, sizeof(value), &(value)), "clSetKernelArg")
+
 /* Enqueue a 1-D kernel over `count` work-items (rounded up to the work-group size). */
 bt_status bt_network_enqueue(bt_network *net, cl_kernel kernel, size_t count,
                              bt_profile_kind kind, const char *name);

@@ -27,14 +27,14 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "byte_order.h"
+#include "checksum.h"
 #include "batchtune.h"
 #include "error.h"
 
@@ -51,43 +51,6 @@
 /* Parameters are converted and written in chunks of this many floats. */
 #define PF_CHUNK_FLOATS 4096u
 
-/* ----- little-endian encoding ----- */
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (unsigned i = 0; i < 4; ++i)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (unsigned i = 0; i < 8; ++i)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
-/* zlib's crc32 takes an unsigned length: feed large blocks in pieces. */
-static uint32_t crc_update(uint32_t crc, const uint8_t *data, size_t len)
-{
-    uLong c = crc;
-    while (len > 0) {
-        uInt piece = len > (size_t)UINT_MAX ? UINT_MAX : (uInt)len;
-        c = crc32(c, data, piece);
-        data += piece;
-        len -= piece;
-    }
-    return (uint32_t)c;
-}
-
 /* ----- saving ----- */
 
 typedef struct pf_writer {
@@ -103,7 +66,7 @@ static bt_status writer_put(pf_writer *w, const uint8_t *data, size_t len, bool 
         return bt_fail(BT_ERR_IO, "%s: cannot write %s: %s", w->path, w->tmp_path,
                        strerror(errno));
     if (checksummed)
-        w->crc = crc_update(w->crc, data, len);
+        w->crc = bt_crc32_update(w->crc, data, len);
     return BT_OK;
 }
 
@@ -111,15 +74,15 @@ static bt_status write_header(pf_writer *w, const bt_network_opts *opts, size_t 
 {
     uint8_t header[PF_HEADER_BYTES + PF_SIZE_BYTES * (BT_MAX_LAYERS + 1)];
     memcpy(header, PF_MAGIC, PF_MAGIC_BYTES);
-    put_u32(header + 8, PF_VERSION);
-    put_u32(header + 12, (uint32_t)opts->n_sizes);
-    put_u32(header + 16, (uint32_t)opts->hidden);
-    put_u32(header + 20, (uint32_t)opts->output);
-    put_u32(header + 24, (uint32_t)opts->cost);
-    put_u32(header + 28, (uint32_t)opts->init);
-    put_u64(header + 32, (uint64_t)param_count);
+    bt_put_u32(header + 8, PF_VERSION);
+    bt_put_u32(header + 12, (uint32_t)opts->n_sizes);
+    bt_put_u32(header + 16, (uint32_t)opts->hidden);
+    bt_put_u32(header + 20, (uint32_t)opts->output);
+    bt_put_u32(header + 24, (uint32_t)opts->cost);
+    bt_put_u32(header + 28, (uint32_t)opts->init);
+    bt_put_u64(header + 32, (uint64_t)param_count);
     for (size_t i = 0; i < opts->n_sizes; ++i)
-        put_u64(header + PF_HEADER_BYTES + PF_SIZE_BYTES * i, (uint64_t)opts->sizes[i]);
+        bt_put_u64(header + PF_HEADER_BYTES + PF_SIZE_BYTES * i, (uint64_t)opts->sizes[i]);
     return writer_put(w, header, PF_HEADER_BYTES + PF_SIZE_BYTES * opts->n_sizes, true);
 }
 
@@ -131,7 +94,7 @@ static bt_status write_params(pf_writer *w, const float *params, size_t count)
         for (size_t i = 0; i < n; ++i) {
             uint32_t bits;
             memcpy(&bits, &params[first + i], sizeof bits);
-            put_u32(chunk + 4 * i, bits);
+            bt_put_u32(chunk + 4 * i, bits);
         }
         BT_TRY(writer_put(w, chunk, 4 * n, true));
     }
@@ -147,7 +110,7 @@ static bt_status write_file(pf_writer *w, const bt_network_opts *opts, const flo
         status = write_params(w, params, count);
     if (status == BT_OK) {
         uint8_t crc[PF_CRC_BYTES];
-        put_u32(crc, w->crc);
+        bt_put_u32(crc, w->crc);
         status = writer_put(w, crc, sizeof crc, false);
     }
     if (status == BT_OK && fflush(w->file) != 0)
@@ -212,7 +175,7 @@ bt_status bt_network_save(const bt_network *network, const char *path)
     if (!w.file) {
         status = bt_fail(BT_ERR_IO, "%s: cannot create %s: %s", path, tmp_path, strerror(errno));
     } else {
-        w.crc = (uint32_t)crc32(0L, Z_NULL, 0);
+        w.crc = BT_CRC32_INIT;
         status = write_file(&w, opts, params, count);
         if (status == BT_OK && rename(tmp_path, path) != 0)
             status = bt_fail(BT_ERR_IO, "%s: cannot rename %s to it: %s", path, tmp_path,
@@ -292,13 +255,13 @@ static bt_status read_fixed_header(FILE *f, const char *path, uint64_t file_size
                        path, (unsigned long long)file_size, PF_HEADER_BYTES);
     BT_TRY(read_exact(f, path, raw + PF_MAGIC_BYTES, PF_HEADER_BYTES - PF_MAGIC_BYTES,
                       "the header"));
-    h->version = get_u32(raw + 8);
-    h->n_sizes = get_u32(raw + 12);
-    h->hidden = get_u32(raw + 16);
-    h->output = get_u32(raw + 20);
-    h->cost = get_u32(raw + 24);
-    h->init = get_u32(raw + 28);
-    h->param_count = get_u64(raw + 32);
+    h->version = bt_get_u32(raw + 8);
+    h->n_sizes = bt_get_u32(raw + 12);
+    h->hidden = bt_get_u32(raw + 16);
+    h->output = bt_get_u32(raw + 20);
+    h->cost = bt_get_u32(raw + 24);
+    h->init = bt_get_u32(raw + 28);
+    h->param_count = bt_get_u64(raw + 32);
 
     if (h->version != PF_VERSION)
         return bt_fail(BT_ERR_FORMAT,
@@ -339,7 +302,7 @@ static bt_status read_sizes(FILE *f, const char *path, uint64_t file_size, uint8
                        PF_HEADER_BYTES + bytes);
     BT_TRY(read_exact(f, path, raw + PF_HEADER_BYTES, bytes, "the layer sizes"));
     for (uint32_t i = 0; i < h->n_sizes; ++i) {
-        h->sizes[i] = get_u64(raw + PF_HEADER_BYTES + PF_SIZE_BYTES * i);
+        h->sizes[i] = bt_get_u64(raw + PF_HEADER_BYTES + PF_SIZE_BYTES * i);
         if (h->sizes[i] == 0)
             return bt_fail(BT_ERR_FORMAT, "%s: layer size %lu is 0; the header is corrupt", path,
                            (unsigned long)i + 1);
@@ -433,10 +396,10 @@ static bt_status read_params(FILE *f, const char *path, const uint8_t *raw, size
     if (status == BT_OK)
         status = read_exact(f, path, crc_bytes, sizeof crc_bytes, "the checksum");
     if (status == BT_OK) {
-        uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
-        crc = crc_update(crc, raw, raw_len);
-        crc = crc_update(crc, bytes, count * sizeof *params);
-        uint32_t stored = get_u32(crc_bytes);
+        uint32_t crc = BT_CRC32_INIT;
+        crc = bt_crc32_update(crc, raw, raw_len);
+        crc = bt_crc32_update(crc, bytes, count * sizeof *params);
+        uint32_t stored = bt_get_u32(crc_bytes);
         if (crc != stored)
             status = bt_fail(BT_ERR_FORMAT,
                              "%s: corrupt: checksum mismatch (stored CRC-32 %08lx, computed "
@@ -449,7 +412,7 @@ static bt_status read_params(FILE *f, const char *path, const uint8_t *raw, size
     }
     /* Element i's bytes are read before params[i] is written, and nothing later is touched. */
     for (size_t i = 0; i < count; ++i) {
-        uint32_t bits = get_u32(bytes + 4 * i);
+        uint32_t bits = bt_get_u32(bytes + 4 * i);
         memcpy(&params[i], &bits, sizeof bits);
     }
     *out = params;

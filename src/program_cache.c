@@ -1,5 +1,7 @@
 /* On-disk cache of built program binaries (format in program_cache.h). */
 #define _POSIX_C_SOURCE 200809L
+#include "byte_order.h"
+#include "checksum.h"
 #include "program_cache.h"
 
 #include <errno.h>
@@ -8,7 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "error.h"
 
@@ -41,33 +42,6 @@ char *bt_program_cache_path(const char *dir, uint64_t key)
     return path;
 }
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; ++i)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint32_t payload_crc(const uint8_t *data, size_t size)
-{
-    uLong crc = crc32(0L, Z_NULL, 0);
-    /* crc32 takes a uInt length: feed large payloads in pieces. */
-    while (size > 0) {
-        uInt piece = size > (1u << 30) ? (1u << 30) : (uInt)size;
-        crc = crc32(crc, data, piece);
-        data += piece;
-        size -= piece;
-    }
-    return (uint32_t)crc;
-}
-
 bt_cache_lookup bt_program_cache_load(const char *dir, uint64_t key, uint8_t **binary,
                                       size_t *size)
 {
@@ -85,11 +59,11 @@ bt_cache_lookup bt_program_cache_load(const char *dir, uint64_t key, uint8_t **b
     uint8_t header[HEADER_SIZE];
     uint8_t *payload = NULL;
     if (fread(header, 1, HEADER_SIZE, f) != HEADER_SIZE || memcmp(header, CACHE_MAGIC, 8) != 0 ||
-        get_u64(header + 8) != key)
+        bt_get_u64(header + 8) != key)
         goto done;
-    uint64_t payload_size = get_u64(header + 16);
-    uint32_t crc = (uint32_t)get_u64(header + 24); /* low half is the CRC, high half zero */
-    if (payload_size == 0 || payload_size > MAX_PAYLOAD || (get_u64(header + 24) >> 32) != 0)
+    uint64_t payload_size = bt_get_u64(header + 16);
+    uint32_t crc = (uint32_t)bt_get_u64(header + 24); /* low half is the CRC, high half zero */
+    if (payload_size == 0 || payload_size > MAX_PAYLOAD || (bt_get_u64(header + 24) >> 32) != 0)
         goto done;
     payload = malloc((size_t)payload_size);
     if (!payload) {
@@ -97,7 +71,7 @@ bt_cache_lookup bt_program_cache_load(const char *dir, uint64_t key, uint8_t **b
         goto done;
     }
     if (fread(payload, 1, (size_t)payload_size, f) != payload_size || fgetc(f) != EOF ||
-        payload_crc(payload, (size_t)payload_size) != crc)
+        bt_crc32_update(BT_CRC32_INIT, payload, (size_t)payload_size) != crc)
         goto done;
     *binary = payload;
     *size = (size_t)payload_size;
@@ -161,9 +135,9 @@ bt_status bt_program_cache_store(const char *dir, uint64_t key, const uint8_t *b
 
     uint8_t header[HEADER_SIZE] = {0};
     memcpy(header, CACHE_MAGIC, 8);
-    put_u64(header + 8, key);
-    put_u64(header + 16, size);
-    put_u64(header + 24, payload_crc(binary, size));
+    bt_put_u64(header + 8, key);
+    bt_put_u64(header + 16, size);
+    bt_put_u64(header + 24, bt_crc32_update(BT_CRC32_INIT, binary, size));
 
     FILE *f = fopen(tmp, "wb");
     bool ok = f && fwrite(header, 1, HEADER_SIZE, f) == HEADER_SIZE &&

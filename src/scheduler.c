@@ -132,9 +132,6 @@ static bt_status start_epoch(bt_scheduler *s)
     return BT_OK;
 }
 
-#define SET_ARG(kernel, index, value)                                                           \
-    BT_CL_TRY(clSetKernelArg(kernel, index, sizeof(value), &(value)), "clSetKernelArg")
-
 static bt_status enqueue_gather(bt_scheduler *s, size_t m)
 {
     bt_network *net = s->net;
@@ -144,14 +141,14 @@ static bt_status enqueue_gather(bt_scheduler *s, size_t m)
     cl_mem x = bt_buffer_cl_mem(net->act[0]), y = bt_buffer_cl_mem(net->labels);
     cl_uint first = (cl_uint)s->position, rows = (cl_uint)m;
     cl_uint features = (cl_uint)s->data->features;
-    SET_ARG(k, 0, pixels);
-    SET_ARG(k, 1, labels);
-    SET_ARG(k, 2, order);
-    SET_ARG(k, 3, first);
-    SET_ARG(k, 4, rows);
-    SET_ARG(k, 5, features);
-    SET_ARG(k, 6, x);
-    SET_ARG(k, 7, y);
+    BT_SET_ARG(k, 0, pixels);
+    BT_SET_ARG(k, 1, labels);
+    BT_SET_ARG(k, 2, order);
+    BT_SET_ARG(k, 3, first);
+    BT_SET_ARG(k, 4, rows);
+    BT_SET_ARG(k, 5, features);
+    BT_SET_ARG(k, 6, x);
+    BT_SET_ARG(k, 7, y);
     return bt_network_enqueue(net, k, m * s->data->features, BT_PROF_DATA, "gather_indexed");
 }
 

@@ -14,34 +14,10 @@
 #define TEST_LABELS "t10k-labels-idx1-ubyte"
 #define CLASSES 10u
 
-/* Each test draws from its own stream, so one test can be replayed alone with BT_TEST_SEED. */
-static bt_test_rng rng_for(const char *test_name)
-{
-    uint64_t salt = 1469598103934665603ull; /* FNV-1a */
-    for (const char *c = test_name; *c; ++c)
-        salt = (salt ^ (uint8_t)*c) * 1099511628211ull;
-    return bt_test_rng_make(bt_test_seed() ^ salt);
-}
-#define TEST_RNG() rng_for(__func__)
-
-static size_t rng_range(bt_test_rng *rng, size_t lo, size_t hi_inclusive)
-{
-    return lo + (size_t)(bt_test_rng_next(rng) % (hi_inclusive - lo + 1));
-}
-
 static void assert_message_has(const char *phrase)
 {
     if (!strstr(bt_last_error(), phrase))
         fail_msg("message lacks \"%s\": %s", phrase, bt_last_error());
-}
-
-static void assert_failure(bt_status got, bt_status want, const char *name, const char *phrase)
-{
-    if (got != want)
-        fail_msg("status %s, expected %s; message: %s", bt_status_name(got), bt_status_name(want),
-                 bt_last_error());
-    assert_message_has(name);
-    assert_message_has(phrase);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -161,12 +137,12 @@ static bt_dataset *const SENTINEL = (bt_dataset *)&SENTINEL;
 static void mnist_dir_split(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
+    bt_test_rng rng = BT_TEST_RNG();
     for (int round = 0; round < 4; ++round) {
-        size_t rows = rng_range(&rng, 1, 8), cols = rng_range(&rng, 1, 8);
-        part train = make_part(&rng, rng_range(&rng, 2, 60), rows, cols);
-        part test = make_part(&rng, rng_range(&rng, 1, 30), rows, cols);
-        size_t validation_count = rng_range(&rng, 1, train.count - 1);
+        size_t rows = bt_test_rng_range(&rng, 1, 8), cols = bt_test_rng_range(&rng, 1, 8);
+        part train = make_part(&rng, bt_test_rng_range(&rng, 2, 60), rows, cols);
+        part test = make_part(&rng, bt_test_rng_range(&rng, 1, 30), rows, cols);
+        size_t validation_count = bt_test_rng_range(&rng, 1, train.count - 1);
         char *dir = new_dir();
         write_mnist_dir(dir, &train, &test, (unsigned)bt_test_rng_next(&rng) & 15u);
         bt_dataset *tr = NULL, *va = NULL, *te = NULL;
@@ -188,12 +164,12 @@ static void mnist_dir_split(void **state)
 static void mnist_dir_parts_optional(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    part train = make_part(&rng, rng_range(&rng, 3, 40), 4, 5);
-    part test = make_part(&rng, rng_range(&rng, 1, 20), 4, 5);
+    bt_test_rng rng = BT_TEST_RNG();
+    part train = make_part(&rng, bt_test_rng_range(&rng, 3, 40), 4, 5);
+    part test = make_part(&rng, bt_test_rng_range(&rng, 1, 20), 4, 5);
     char *dir = new_dir();
     write_mnist_dir(dir, &train, &test, 0);
-    size_t validation_count = rng_range(&rng, 1, train.count - 1);
+    size_t validation_count = bt_test_rng_range(&rng, 1, train.count - 1);
     bt_dataset *tr = NULL, *va = NULL;
     BT_ASSERT_OK(bt_dataset_load_mnist_dir(dir, validation_count, &tr, NULL, NULL));
     assert_dataset_is(tr, &train, 0, train.count - validation_count);
@@ -214,8 +190,8 @@ static void mnist_dir_parts_optional(void **state)
 static void mnist_dir_test_only(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    part test = make_part(&rng, rng_range(&rng, 1, 20), 3, 3);
+    bt_test_rng rng = BT_TEST_RNG();
+    part test = make_part(&rng, bt_test_rng_range(&rng, 1, 20), 3, 3);
     char *dir = new_dir();
     write_mnist_dir(dir, NULL, &test, 12u);
     bt_dataset *te = NULL;
@@ -230,7 +206,7 @@ static void mnist_dir_test_only(void **state)
 static void mnist_dir_prefers_raw(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
+    bt_test_rng rng = BT_TEST_RNG();
     part train = make_part(&rng, 10, 2, 2);
     part test = make_part(&rng, 5, 2, 2);
     char *dir = new_dir();
@@ -258,12 +234,12 @@ static void mnist_dir_prefers_raw(void **state)
 static void mnist_dir_missing_files(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
+    bt_test_rng rng = BT_TEST_RNG();
     char *dir = new_dir();
     bt_dataset *tr = SENTINEL, *va = SENTINEL, *te = SENTINEL;
     char *raw = bt_test_path(dir, TRAIN_IMAGES);
     char *gz = bt_test_path(dir, TRAIN_IMAGES ".gz");
-    assert_failure(bt_dataset_load_mnist_dir(dir, 1, &tr, &va, &te), BT_ERR_IO, raw, gz);
+    bt_test_assert_failure(bt_dataset_load_mnist_dir(dir, 1, &tr, &va, &te), BT_ERR_IO, raw, gz);
     assert_message_has("install dataset-fashion-mnist or pass --data DIR");
     assert_null(tr);
     assert_null(va);
@@ -278,7 +254,7 @@ static void mnist_dir_missing_files(void **state)
     free(write_images(dir, TEST_IMAGES, true, &test));
     tr = va = te = SENTINEL;
     raw = bt_test_path(dir, TEST_LABELS);
-    assert_failure(bt_dataset_load_mnist_dir(dir, 2, &tr, &va, &te), BT_ERR_IO, raw,
+    bt_test_assert_failure(bt_dataset_load_mnist_dir(dir, 2, &tr, &va, &te), BT_ERR_IO, raw,
                    TEST_LABELS ".gz");
     assert_null(tr);
     assert_null(va);
@@ -287,7 +263,7 @@ static void mnist_dir_missing_files(void **state)
     remove_dir(dir);
 
     char *nowhere = bt_test_path("/nonexistent-bt-test-dir", "deeper");
-    assert_failure(bt_dataset_load_mnist_dir(nowhere, 1, NULL, NULL, &te), BT_ERR_IO, nowhere,
+    bt_test_assert_failure(bt_dataset_load_mnist_dir(nowhere, 1, NULL, NULL, &te), BT_ERR_IO, nowhere,
                    "No such file or directory");
     free(nowhere);
     free_part(&train);
@@ -297,29 +273,29 @@ static void mnist_dir_missing_files(void **state)
 static void mnist_dir_bad_validation_count(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    part train = make_part(&rng, rng_range(&rng, 1, 30), 2, 3);
+    bt_test_rng rng = BT_TEST_RNG();
+    part train = make_part(&rng, bt_test_rng_range(&rng, 1, 30), 2, 3);
     part test = make_part(&rng, 3, 2, 3);
     char *dir = new_dir();
     write_mnist_dir(dir, &train, &test, (unsigned)bt_test_rng_next(&rng) & 15u);
-    size_t too_many[3] = {train.count, train.count + rng_range(&rng, 1, 1000), SIZE_MAX};
+    size_t too_many[3] = {train.count, train.count + bt_test_rng_range(&rng, 1, 1000), SIZE_MAX};
     for (int i = 0; i < 3; ++i) {
         bt_dataset *tr = SENTINEL, *va = SENTINEL, *te = SENTINEL;
-        assert_failure(bt_dataset_load_mnist_dir(dir, too_many[i], &tr, &va, &te),
+        bt_test_assert_failure(bt_dataset_load_mnist_dir(dir, too_many[i], &tr, &va, &te),
                        BT_ERR_INVALID_ARGUMENT, dir, "leaves no training examples");
         assert_null(tr);
         assert_null(va);
         assert_null(te);
         /* The split is checked even when only the validation set is wanted. */
-        assert_failure(bt_dataset_load_mnist_dir(dir, too_many[i], NULL, &va, NULL),
+        bt_test_assert_failure(bt_dataset_load_mnist_dir(dir, too_many[i], NULL, &va, NULL),
                        BT_ERR_INVALID_ARGUMENT, dir, "validation_count");
         assert_null(va);
     }
     bt_dataset *va = SENTINEL;
-    assert_failure(bt_dataset_load_mnist_dir(dir, 0, NULL, &va, NULL), BT_ERR_INVALID_ARGUMENT,
+    bt_test_assert_failure(bt_dataset_load_mnist_dir(dir, 0, NULL, &va, NULL), BT_ERR_INVALID_ARGUMENT,
                    "bt_dataset_load_mnist_dir", "validation_count is 0");
     assert_null(va);
-    assert_failure(bt_dataset_load_mnist_dir(NULL, 1, NULL, &va, NULL), BT_ERR_INVALID_ARGUMENT,
+    bt_test_assert_failure(bt_dataset_load_mnist_dir(NULL, 1, NULL, &va, NULL), BT_ERR_INVALID_ARGUMENT,
                    "bt_dataset_load_mnist_dir", "dir is NULL");
     remove_dir(dir);
     free_part(&train);
@@ -332,10 +308,10 @@ static void mnist_dir_bad_validation_count(void **state)
 static void load_idx_label_out_of_range(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    part p = make_part(&rng, rng_range(&rng, 1, 50), 2, 2);
-    size_t bad_index = rng_range(&rng, 0, p.count - 1);
-    unsigned bad_label = (unsigned)rng_range(&rng, CLASSES, 255);
+    bt_test_rng rng = BT_TEST_RNG();
+    part p = make_part(&rng, bt_test_rng_range(&rng, 1, 50), 2, 2);
+    size_t bad_index = bt_test_rng_range(&rng, 0, p.count - 1);
+    unsigned bad_label = (unsigned)bt_test_rng_range(&rng, CLASSES, 255);
     p.labels[bad_index] = (uint8_t)bad_label;
     char *dir = new_dir();
     bool gz = bt_test_rng_next(&rng) & 1u;
@@ -344,7 +320,7 @@ static void load_idx_label_out_of_range(void **state)
     bt_dataset *d = SENTINEL;
     char phrase[96];
     snprintf(phrase, sizeof phrase, "label %u at index %zu is out of range", bad_label, bad_index);
-    assert_failure(bt_dataset_load_idx(images, labels, CLASSES, &d), BT_ERR_FORMAT, labels,
+    bt_test_assert_failure(bt_dataset_load_idx(images, labels, CLASSES, &d), BT_ERR_FORMAT, labels,
                    phrase);
     assert_null(d);
     /* The same labels are fine with enough classes. */
@@ -360,10 +336,10 @@ static void load_idx_label_out_of_range(void **state)
 static void load_idx_count_mismatch(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    size_t label_count = rng_range(&rng, 2, 40);
-    size_t image_count = bt_test_rng_next(&rng) & 1u ? label_count + rng_range(&rng, 1, 10)
-                                                     : rng_range(&rng, 1, label_count - 1);
+    bt_test_rng rng = BT_TEST_RNG();
+    size_t label_count = bt_test_rng_range(&rng, 2, 40);
+    size_t image_count = bt_test_rng_next(&rng) & 1u ? label_count + bt_test_rng_range(&rng, 1, 10)
+                                                     : bt_test_rng_range(&rng, 1, label_count - 1);
     part images_part = make_part(&rng, image_count, 3, 3);
     part labels_part = make_part(&rng, label_count, 3, 3);
     char *dir = new_dir();
@@ -371,7 +347,7 @@ static void load_idx_count_mismatch(void **state)
     char *labels = write_labels(dir, "labels.idx", true, &labels_part);
     bt_dataset *d = SENTINEL;
     char phrase[64];
-    assert_failure(bt_dataset_load_idx(images, labels, CLASSES, &d), BT_ERR_FORMAT, images,
+    bt_test_assert_failure(bt_dataset_load_idx(images, labels, CLASSES, &d), BT_ERR_FORMAT, images,
                    labels);
     snprintf(phrase, sizeof phrase, "has %zu images", images_part.count);
     assert_message_has(phrase);
@@ -388,16 +364,16 @@ static void load_idx_count_mismatch(void **state)
 static void load_idx_wrong_dimensions(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    part p = make_part(&rng, rng_range(&rng, 1, 20), 2, 2);
+    bt_test_rng rng = BT_TEST_RNG();
+    part p = make_part(&rng, bt_test_rng_range(&rng, 1, 20), 2, 2);
     char *dir = new_dir();
     char *images = write_images(dir, "images", false, &p);
     char *labels = write_labels(dir, "labels", false, &p);
     bt_dataset *d = SENTINEL;
-    assert_failure(bt_dataset_load_idx(labels, images, CLASSES, &d), BT_ERR_FORMAT, labels,
+    bt_test_assert_failure(bt_dataset_load_idx(labels, images, CLASSES, &d), BT_ERR_FORMAT, labels,
                    "expected an image file with 3 dimensions, found 1");
     assert_null(d);
-    assert_failure(bt_dataset_load_idx(images, images, CLASSES, &d), BT_ERR_FORMAT, images,
+    bt_test_assert_failure(bt_dataset_load_idx(images, images, CLASSES, &d), BT_ERR_FORMAT, images,
                    "expected a label file with 1 dimension, found 3");
     assert_null(d);
     free(images);
@@ -410,30 +386,30 @@ static void load_idx_wrong_dimensions(void **state)
 static void load_idx_malformed_files(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    part p = make_part(&rng, rng_range(&rng, 2, 20), 4, 4);
+    bt_test_rng rng = BT_TEST_RNG();
+    part p = make_part(&rng, bt_test_rng_range(&rng, 2, 20), 4, 4);
     char *dir = new_dir();
     char *labels = write_labels(dir, "labels", true, &p);
     uint32_t dims[3] = {(uint32_t)p.count, 4, 4};
     char *images = write_idx(dir, "images", true, 3, dims, p.pixels, p.count * 16 - 1);
     bt_dataset *d = SENTINEL;
-    assert_failure(bt_dataset_load_idx(images, labels, CLASSES, &d), BT_ERR_FORMAT, images,
+    bt_test_assert_failure(bt_dataset_load_idx(images, labels, CLASSES, &d), BT_ERR_FORMAT, images,
                    "truncated");
     assert_null(d);
     char *empty = bt_test_path(dir, "empty");
     bt_test_write_file(empty, "", 0);
-    assert_failure(bt_dataset_load_idx(images, empty, CLASSES, &d), BT_ERR_FORMAT, images,
+    bt_test_assert_failure(bt_dataset_load_idx(images, empty, CLASSES, &d), BT_ERR_FORMAT, images,
                    "truncated");
     free(images);
     images = write_images(dir, "images-ok", false, &p);
-    assert_failure(bt_dataset_load_idx(images, empty, CLASSES, &d), BT_ERR_FORMAT, empty,
+    bt_test_assert_failure(bt_dataset_load_idx(images, empty, CLASSES, &d), BT_ERR_FORMAT, empty,
                    "is empty");
     assert_null(d);
-    assert_failure(bt_dataset_load_idx(images, labels, 0, &d), BT_ERR_INVALID_ARGUMENT,
+    bt_test_assert_failure(bt_dataset_load_idx(images, labels, 0, &d), BT_ERR_INVALID_ARGUMENT,
                    "bt_dataset_load_idx", "classes is 0");
-    assert_failure(bt_dataset_load_idx(NULL, labels, CLASSES, &d), BT_ERR_INVALID_ARGUMENT,
+    bt_test_assert_failure(bt_dataset_load_idx(NULL, labels, CLASSES, &d), BT_ERR_INVALID_ARGUMENT,
                    "bt_dataset_load_idx", "images_path is NULL");
-    assert_failure(bt_dataset_load_idx(images, labels, CLASSES, NULL), BT_ERR_INVALID_ARGUMENT,
+    bt_test_assert_failure(bt_dataset_load_idx(images, labels, CLASSES, NULL), BT_ERR_INVALID_ARGUMENT,
                    "bt_dataset_load_idx", "out is NULL");
     free(empty);
     free(images);
@@ -448,8 +424,8 @@ static void load_idx_malformed_files(void **state)
 static void slice_copies_range(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    part p = make_part(&rng, rng_range(&rng, 1, 100), 3, 5);
+    bt_test_rng rng = BT_TEST_RNG();
+    part p = make_part(&rng, bt_test_rng_range(&rng, 1, 100), 3, 5);
     bt_dataset *full = NULL;
     BT_ASSERT_OK(bt_dataset_create_from_memory(p.pixels, p.labels, p.count, 15, CLASSES, &full));
     assert_dataset_is(full, &p, 0, p.count);
@@ -458,8 +434,8 @@ static void slice_copies_range(void **state)
     assert_int_not_equal(bt_dataset_pixels(full)[0], p.pixels[0]);
     p.pixels[0] ^= 0xFF;
     for (int round = 0; round < 10; ++round) {
-        size_t first = rng_range(&rng, 0, p.count - 1);
-        size_t count = rng_range(&rng, 1, p.count - first);
+        size_t first = bt_test_rng_range(&rng, 0, p.count - 1);
+        size_t count = bt_test_rng_range(&rng, 1, p.count - first);
         bt_dataset *slice = NULL;
         BT_ASSERT_OK(bt_dataset_slice(full, first, count, &slice));
         assert_dataset_is(slice, &p, first, count);
@@ -472,8 +448,8 @@ static void slice_copies_range(void **state)
 static void slice_out_of_range(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    part p = make_part(&rng, rng_range(&rng, 1, 50), 2, 2);
+    bt_test_rng rng = BT_TEST_RNG();
+    part p = make_part(&rng, bt_test_rng_range(&rng, 1, 50), 2, 2);
     bt_dataset *full = NULL;
     BT_ASSERT_OK(bt_dataset_create_from_memory(p.pixels, p.labels, p.count, 4, CLASSES, &full));
     const size_t bad[][2] = {
@@ -486,17 +462,17 @@ static void slice_out_of_range(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
         bt_dataset *slice = SENTINEL;
-        assert_failure(bt_dataset_slice(full, bad[i][0], bad[i][1], &slice),
+        bt_test_assert_failure(bt_dataset_slice(full, bad[i][0], bad[i][1], &slice),
                        BT_ERR_INVALID_ARGUMENT, "bt_dataset_slice", "outside the dataset");
         assert_null(slice);
     }
     bt_dataset *slice = SENTINEL;
-    assert_failure(bt_dataset_slice(full, 0, 0, &slice), BT_ERR_INVALID_ARGUMENT,
+    bt_test_assert_failure(bt_dataset_slice(full, 0, 0, &slice), BT_ERR_INVALID_ARGUMENT,
                    "bt_dataset_slice", "count is 0");
     assert_null(slice);
-    assert_failure(bt_dataset_slice(NULL, 0, 1, &slice), BT_ERR_INVALID_ARGUMENT,
+    bt_test_assert_failure(bt_dataset_slice(NULL, 0, 1, &slice), BT_ERR_INVALID_ARGUMENT,
                    "bt_dataset_slice", "src is NULL");
-    assert_failure(bt_dataset_slice(full, 0, 1, NULL), BT_ERR_INVALID_ARGUMENT,
+    bt_test_assert_failure(bt_dataset_slice(full, 0, 1, NULL), BT_ERR_INVALID_ARGUMENT,
                    "bt_dataset_slice", "out is NULL");
     bt_dataset_destroy(full);
     free_part(&p);
@@ -505,35 +481,35 @@ static void slice_out_of_range(void **state)
 static void create_from_memory_errors(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
+    bt_test_rng rng = BT_TEST_RNG();
     part p = make_part(&rng, 8, 2, 2);
     const char *fn = "bt_dataset_create_from_memory";
     bt_dataset *d = SENTINEL;
-    assert_failure(bt_dataset_create_from_memory(NULL, p.labels, 8, 4, CLASSES, &d),
+    bt_test_assert_failure(bt_dataset_create_from_memory(NULL, p.labels, 8, 4, CLASSES, &d),
                    BT_ERR_INVALID_ARGUMENT, fn, "pixels is NULL");
     assert_null(d);
-    assert_failure(bt_dataset_create_from_memory(p.pixels, NULL, 8, 4, CLASSES, &d),
+    bt_test_assert_failure(bt_dataset_create_from_memory(p.pixels, NULL, 8, 4, CLASSES, &d),
                    BT_ERR_INVALID_ARGUMENT, fn, "labels is NULL");
-    assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, 0, 4, CLASSES, &d),
+    bt_test_assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, 0, 4, CLASSES, &d),
                    BT_ERR_INVALID_ARGUMENT, fn, "must all be above 0");
-    assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, 8, 0, CLASSES, &d),
+    bt_test_assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, 8, 0, CLASSES, &d),
                    BT_ERR_INVALID_ARGUMENT, fn, "must all be above 0");
-    assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, 8, 4, 0, &d),
+    bt_test_assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, 8, 4, 0, &d),
                    BT_ERR_INVALID_ARGUMENT, fn, "must all be above 0");
-    assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, SIZE_MAX / 2 + 1, 2, CLASSES,
+    bt_test_assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, SIZE_MAX / 2 + 1, 2, CLASSES,
                                                  &d),
                    BT_ERR_INVALID_ARGUMENT, fn, "overflows");
     assert_null(d);
     for (size_t i = 0; i < 8; ++i)
         p.labels[i] = (uint8_t)(i % 3);
-    size_t bad_index = rng_range(&rng, 0, 7);
-    p.labels[bad_index] = (uint8_t)rng_range(&rng, 3, 255);
+    size_t bad_index = bt_test_rng_range(&rng, 0, 7);
+    p.labels[bad_index] = (uint8_t)bt_test_rng_range(&rng, 3, 255);
     char phrase[64];
     snprintf(phrase, sizeof phrase, "label %u at index %zu", p.labels[bad_index], bad_index);
-    assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, 8, 4, 3, &d),
+    bt_test_assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, 8, 4, 3, &d),
                    BT_ERR_INVALID_ARGUMENT, fn, phrase);
     assert_null(d);
-    assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, 8, 4, 3, NULL),
+    bt_test_assert_failure(bt_dataset_create_from_memory(p.pixels, p.labels, 8, 4, 3, NULL),
                    BT_ERR_INVALID_ARGUMENT, fn, "out is NULL");
     free_part(&p);
 }

@@ -13,37 +13,10 @@
 
 static char *tmpdir;
 
-/* Each test draws from its own stream, so one test can be replayed alone with BT_TEST_SEED. */
-static bt_test_rng rng_for(const char *test_name)
-{
-    uint64_t salt = 1469598103934665603ull; /* FNV-1a */
-    for (const char *c = test_name; *c; ++c)
-        salt = (salt ^ (uint8_t)*c) * 1099511628211ull;
-    return bt_test_rng_make(bt_test_seed() ^ salt);
-}
-#define TEST_RNG() rng_for(__func__)
-
-static size_t rng_range(bt_test_rng *rng, size_t lo, size_t hi_inclusive)
-{
-    return lo + (size_t)(bt_test_rng_next(rng) % (hi_inclusive - lo + 1));
-}
-
 static void fill_random(bt_test_rng *rng, uint8_t *dst, size_t size)
 {
     for (size_t i = 0; i < size; ++i)
         dst[i] = (uint8_t)bt_test_rng_next(rng);
-}
-
-static void assert_failure(bt_status got, bt_status want, const char *name, const char *phrase)
-{
-    const char *msg = bt_last_error();
-    if (got != want)
-        fail_msg("status %s, expected %s; message: %s", bt_status_name(got), bt_status_name(want),
-                 msg);
-    if (!strstr(msg, name))
-        fail_msg("message does not name \"%s\": %s", name, msg);
-    if (!strstr(msg, phrase))
-        fail_msg("message lacks \"%s\": %s", phrase, msg);
 }
 
 /* An IDX image in memory: header for `dims` plus `data_len` random data bytes. */
@@ -101,25 +74,25 @@ static void check_valid(unsigned ndims, const uint32_t *dims, bt_test_rng *rng)
 static void parse_valid_1d(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    uint32_t dims[1] = {(uint32_t)rng_range(&rng, 1, 5000)};
+    bt_test_rng rng = BT_TEST_RNG();
+    uint32_t dims[1] = {(uint32_t)bt_test_rng_range(&rng, 1, 5000)};
     check_valid(1, dims, &rng);
 }
 
 static void parse_valid_3d(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    uint32_t dims[3] = {(uint32_t)rng_range(&rng, 1, 100), (uint32_t)rng_range(&rng, 1, 28),
-                        (uint32_t)rng_range(&rng, 1, 28)};
+    bt_test_rng rng = BT_TEST_RNG();
+    uint32_t dims[3] = {(uint32_t)bt_test_rng_range(&rng, 1, 100), (uint32_t)bt_test_rng_range(&rng, 1, 28),
+                        (uint32_t)bt_test_rng_range(&rng, 1, 28)};
     check_valid(3, dims, &rng);
 }
 
 static void parse_valid_2d(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    uint32_t dims[2] = {(uint32_t)rng_range(&rng, 1, 50), (uint32_t)rng_range(&rng, 1, 50)};
+    bt_test_rng rng = BT_TEST_RNG();
+    uint32_t dims[2] = {(uint32_t)bt_test_rng_range(&rng, 1, 50), (uint32_t)bt_test_rng_range(&rng, 1, 50)};
     check_valid(2, dims, &rng);
 }
 
@@ -129,22 +102,22 @@ static void parse_too_short(void **state)
     const uint8_t bytes[3] = {0, 0, 0x08};
     bt_idx idx;
     for (size_t len = 0; len < sizeof bytes; ++len)
-        assert_failure(bt_idx_parse(bytes, len, "short.idx", &idx), BT_ERR_FORMAT, "short.idx",
+        bt_test_assert_failure(bt_idx_parse(bytes, len, "short.idx", &idx), BT_ERR_FORMAT, "short.idx",
                        "too short");
     /* An empty buffer may come without a pointer. */
-    assert_failure(bt_idx_parse(NULL, 0, "none.idx", &idx), BT_ERR_FORMAT, "none.idx",
+    bt_test_assert_failure(bt_idx_parse(NULL, 0, "none.idx", &idx), BT_ERR_FORMAT, "none.idx",
                    "too short");
 }
 
 static void parse_header_cut_inside_dims(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
+    bt_test_rng rng = BT_TEST_RNG();
     uint32_t dims[3] = {2, 3, 4};
     idx_image image = make_idx(&rng, 0x08, 3, dims, 24);
-    size_t cut = rng_range(&rng, HEADER_PREFIX, image.header - 1);
+    size_t cut = bt_test_rng_range(&rng, HEADER_PREFIX, image.header - 1);
     bt_idx idx;
-    assert_failure(bt_idx_parse(image.bytes, cut, "cut.idx", &idx), BT_ERR_FORMAT, "cut.idx",
+    bt_test_assert_failure(bt_idx_parse(image.bytes, cut, "cut.idx", &idx), BT_ERR_FORMAT, "cut.idx",
                    "truncated header");
     free(image.bytes);
 }
@@ -152,21 +125,21 @@ static void parse_header_cut_inside_dims(void **state)
 static void parse_nonzero_leading_bytes(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
+    bt_test_rng rng = BT_TEST_RNG();
     uint32_t dims[1] = {4};
     idx_image image = make_idx(&rng, 0x08, 1, dims, 4);
     bt_idx idx;
     for (int which = 0; which < 2; ++which) {
         image.bytes[0] = 0;
         image.bytes[1] = 0;
-        image.bytes[which] = (uint8_t)rng_range(&rng, 1, 255);
-        assert_failure(bt_idx_parse(image.bytes, image.len, "magic.idx", &idx), BT_ERR_FORMAT,
+        image.bytes[which] = (uint8_t)bt_test_rng_range(&rng, 1, 255);
+        bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "magic.idx", &idx), BT_ERR_FORMAT,
                        "magic.idx", "not an IDX file");
     }
     /* gzip data that reached the parser gets a hint. */
     image.bytes[0] = 0x1F;
     image.bytes[1] = 0x8B;
-    assert_failure(bt_idx_parse(image.bytes, image.len, "twice.gz", &idx), BT_ERR_FORMAT,
+    bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "twice.gz", &idx), BT_ERR_FORMAT,
                    "twice.gz", "compressed twice");
     free(image.bytes);
 }
@@ -174,16 +147,16 @@ static void parse_nonzero_leading_bytes(void **state)
 static void parse_wrong_type(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
+    bt_test_rng rng = BT_TEST_RNG();
     uint32_t dims[1] = {4};
     idx_image image = make_idx(&rng, 0x0D, 1, dims, 4);
     bt_idx idx;
-    assert_failure(bt_idx_parse(image.bytes, image.len, "float.idx", &idx), BT_ERR_FORMAT,
+    bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "float.idx", &idx), BT_ERR_FORMAT,
                    "float.idx",
                    "unsupported IDX data type 0x0D (float32), only unsigned bytes (0x08) are "
                    "supported");
-    image.bytes[2] = (uint8_t)rng_range(&rng, 0x09, 0xFF);
-    assert_failure(bt_idx_parse(image.bytes, image.len, "other.idx", &idx), BT_ERR_FORMAT,
+    image.bytes[2] = (uint8_t)bt_test_rng_range(&rng, 0x09, 0xFF);
+    bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "other.idx", &idx), BT_ERR_FORMAT,
                    "other.idx", "unsupported IDX data type");
     free(image.bytes);
 }
@@ -191,15 +164,15 @@ static void parse_wrong_type(void **state)
 static void parse_bad_ndims(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
+    bt_test_rng rng = BT_TEST_RNG();
     const uint32_t dims[4] = {2, 2, 2, 2};
     bt_idx idx;
     idx_image zero = make_idx(&rng, 0x08, 0, dims, 1);
-    assert_failure(bt_idx_parse(zero.bytes, zero.len, "zero.idx", &idx), BT_ERR_FORMAT,
+    bt_test_assert_failure(bt_idx_parse(zero.bytes, zero.len, "zero.idx", &idx), BT_ERR_FORMAT,
                    "zero.idx", "declares 0 dimensions");
     free(zero.bytes);
     idx_image four = make_idx(&rng, 0x08, 4, dims, 16);
-    assert_failure(bt_idx_parse(four.bytes, four.len, "four.idx", &idx), BT_ERR_FORMAT,
+    bt_test_assert_failure(bt_idx_parse(four.bytes, four.len, "four.idx", &idx), BT_ERR_FORMAT,
                    "four.idx", "declares 4 dimensions");
     free(four.bytes);
 }
@@ -207,12 +180,12 @@ static void parse_bad_ndims(void **state)
 static void parse_zero_dimension(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
+    bt_test_rng rng = BT_TEST_RNG();
     uint32_t dims[3] = {5, 7, 7};
-    dims[rng_range(&rng, 0, 2)] = 0;
+    dims[bt_test_rng_range(&rng, 0, 2)] = 0;
     idx_image image = make_idx(&rng, 0x08, 3, dims, 0);
     bt_idx idx;
-    assert_failure(bt_idx_parse(image.bytes, image.len, "empty.idx", &idx), BT_ERR_FORMAT,
+    bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "empty.idx", &idx), BT_ERR_FORMAT,
                    "empty.idx", "is 0");
     free(image.bytes);
 }
@@ -220,12 +193,12 @@ static void parse_zero_dimension(void **state)
 static void parse_dimension_overflow(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
+    bt_test_rng rng = BT_TEST_RNG();
     /* (2^32 - 1)^3 exceeds 2^64, and (2^32 - 1)^2 already exceeds a 32-bit size_t. */
     const uint32_t dims[3] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
-    idx_image image = make_idx(&rng, 0x08, 3, dims, rng_range(&rng, 0, 64));
+    idx_image image = make_idx(&rng, 0x08, 3, dims, bt_test_rng_range(&rng, 0, 64));
     bt_idx idx;
-    assert_failure(bt_idx_parse(image.bytes, image.len, "huge.idx", &idx), BT_ERR_FORMAT,
+    bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "huge.idx", &idx), BT_ERR_FORMAT,
                    "huge.idx", "overflows");
     free(image.bytes);
 }
@@ -233,15 +206,15 @@ static void parse_dimension_overflow(void **state)
 static void parse_truncated_data(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    uint32_t dims[3] = {(uint32_t)rng_range(&rng, 1, 50), 28, 28};
+    bt_test_rng rng = BT_TEST_RNG();
+    uint32_t dims[3] = {(uint32_t)bt_test_rng_range(&rng, 1, 50), 28, 28};
     size_t count = product(dims, 3);
-    size_t missing = rng_range(&rng, 1, count);
+    size_t missing = bt_test_rng_range(&rng, 1, count);
     idx_image image = make_idx(&rng, 0x08, 3, dims, count - missing);
     bt_idx idx;
     char phrase[128];
     snprintf(phrase, sizeof phrase, "truncated: header declares %zu bytes of data", count);
-    assert_failure(bt_idx_parse(image.bytes, image.len, "short-data.idx", &idx), BT_ERR_FORMAT,
+    bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "short-data.idx", &idx), BT_ERR_FORMAT,
                    "short-data.idx", phrase);
     snprintf(phrase, sizeof phrase, "only %zu follow", count - missing);
     if (!strstr(bt_last_error(), phrase))
@@ -252,14 +225,14 @@ static void parse_truncated_data(void **state)
 static void parse_trailing_bytes(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    uint32_t dims[1] = {(uint32_t)rng_range(&rng, 1, 1000)};
-    size_t extra = rng_range(&rng, 1, 100);
+    bt_test_rng rng = BT_TEST_RNG();
+    uint32_t dims[1] = {(uint32_t)bt_test_rng_range(&rng, 1, 1000)};
+    size_t extra = bt_test_rng_range(&rng, 1, 100);
     idx_image image = make_idx(&rng, 0x08, 1, dims, dims[0] + extra);
     bt_idx idx;
     char phrase[64];
     snprintf(phrase, sizeof phrase, "has %zu trailing bytes", extra);
-    assert_failure(bt_idx_parse(image.bytes, image.len, "long.idx", &idx), BT_ERR_FORMAT,
+    bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "long.idx", &idx), BT_ERR_FORMAT,
                    "long.idx", phrase);
     free(image.bytes);
 }
@@ -269,12 +242,12 @@ static void parse_null_arguments(void **state)
     (void)state;
     uint8_t byte = 0;
     bt_idx idx;
-    assert_failure(bt_idx_parse(&byte, 1, "x.idx", NULL), BT_ERR_INVALID_ARGUMENT, "x.idx",
+    bt_test_assert_failure(bt_idx_parse(&byte, 1, "x.idx", NULL), BT_ERR_INVALID_ARGUMENT, "x.idx",
                    "out is NULL");
-    assert_failure(bt_idx_parse(NULL, 5, "y.idx", &idx), BT_ERR_INVALID_ARGUMENT, "y.idx",
+    bt_test_assert_failure(bt_idx_parse(NULL, 5, "y.idx", &idx), BT_ERR_INVALID_ARGUMENT, "y.idx",
                    "buf is NULL");
     /* Without a name the message still says what was parsed. */
-    assert_failure(bt_idx_parse(&byte, 1, NULL, &idx), BT_ERR_FORMAT, "IDX data", "too short");
+    bt_test_assert_failure(bt_idx_parse(&byte, 1, NULL, &idx), BT_ERR_FORMAT, "IDX data", "too short");
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -287,7 +260,7 @@ static void read_missing_file(void **state)
     char *path = tmp_path("does-not-exist.idx");
     uint8_t *buf = (uint8_t *)path; /* must come back NULL */
     size_t len = 99;
-    assert_failure(bt_idx_read_file(path, 1000, &buf, &len), BT_ERR_IO, path,
+    bt_test_assert_failure(bt_idx_read_file(path, 1000, &buf, &len), BT_ERR_IO, path,
                    "No such file or directory");
     assert_null(buf);
     assert_int_equal(len, 0);
@@ -299,7 +272,7 @@ static void read_directory(void **state)
     (void)state;
     uint8_t *buf = NULL;
     size_t len = 0;
-    assert_failure(bt_idx_read_file(tmpdir, 1000, &buf, &len), BT_ERR_IO, tmpdir,
+    bt_test_assert_failure(bt_idx_read_file(tmpdir, 1000, &buf, &len), BT_ERR_IO, tmpdir,
                    "is a directory");
     assert_null(buf);
 }
@@ -311,11 +284,11 @@ static void read_empty_file(void **state)
     bt_test_write_file(path, "", 0);
     uint8_t *buf = NULL;
     size_t len = 0;
-    assert_failure(bt_idx_read_file(path, 1000, &buf, &len), BT_ERR_FORMAT, path, "is empty");
+    bt_test_assert_failure(bt_idx_read_file(path, 1000, &buf, &len), BT_ERR_FORMAT, path, "is empty");
     assert_null(buf);
     char *gz = tmp_path("empty.idx.gz");
     bt_test_write_gz(gz, "", 0);
-    assert_failure(bt_idx_read_file(gz, 1000, &buf, &len), BT_ERR_FORMAT, gz, "is empty");
+    bt_test_assert_failure(bt_idx_read_file(gz, 1000, &buf, &len), BT_ERR_FORMAT, gz, "is empty");
     assert_null(buf);
     free(path);
     free(gz);
@@ -324,7 +297,7 @@ static void read_empty_file(void **state)
 /* Sizes span the reader's first 1 MiB buffer so that growth is exercised too. */
 static void check_round_trip(bool compress, bt_test_rng *rng)
 {
-    size_t size = rng_range(rng, 1, 3u << 20);
+    size_t size = bt_test_rng_range(rng, 1, 3u << 20);
     uint8_t *data = malloc(size);
     assert_non_null(data);
     fill_random(rng, data, size);
@@ -346,7 +319,7 @@ static void check_round_trip(bool compress, bt_test_rng *rng)
 static void read_raw_round_trip(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
+    bt_test_rng rng = BT_TEST_RNG();
     check_round_trip(false, &rng);
     check_round_trip(false, &rng);
 }
@@ -354,7 +327,7 @@ static void read_raw_round_trip(void **state)
 static void read_gz_round_trip(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
+    bt_test_rng rng = BT_TEST_RNG();
     check_round_trip(true, &rng);
     check_round_trip(true, &rng);
 }
@@ -384,18 +357,18 @@ static uint8_t *make_gz_bytes(bt_test_rng *rng, const char *path, size_t size, s
 static void read_corrupt_gz_flipped(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
+    bt_test_rng rng = BT_TEST_RNG();
     char *path = tmp_path("flipped.gz");
     size_t gz_len = 0;
-    uint8_t *bytes = make_gz_bytes(&rng, path, rng_range(&rng, 1000, 200000), &gz_len);
+    uint8_t *bytes = make_gz_bytes(&rng, path, bt_test_rng_range(&rng, 1000, 200000), &gz_len);
     /* Past the 10-byte gzip header and before the 8-byte trailer. */
-    size_t at = rng_range(&rng, 10 + gz_len / 4, gz_len - 8 - gz_len / 4);
+    size_t at = bt_test_rng_range(&rng, 10 + gz_len / 4, gz_len - 8 - gz_len / 4);
     for (size_t i = 0; i < 8; ++i)
         bytes[at + i] ^= 0xA5;
     bt_test_write_file(path, bytes, gz_len);
     uint8_t *buf = NULL;
     size_t len = 0;
-    assert_failure(bt_idx_read_file(path, SIZE_MAX, &buf, &len), BT_ERR_FORMAT, path,
+    bt_test_assert_failure(bt_idx_read_file(path, SIZE_MAX, &buf, &len), BT_ERR_FORMAT, path,
                    "corrupt gzip stream");
     assert_null(buf);
     free(bytes);
@@ -405,15 +378,15 @@ static void read_corrupt_gz_flipped(void **state)
 static void read_corrupt_gz_truncated(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
+    bt_test_rng rng = BT_TEST_RNG();
     char *path = tmp_path("cut.gz");
     size_t gz_len = 0;
-    uint8_t *bytes = make_gz_bytes(&rng, path, rng_range(&rng, 1000, 200000), &gz_len);
-    size_t keep = rng_range(&rng, 11, gz_len - 1);
+    uint8_t *bytes = make_gz_bytes(&rng, path, bt_test_rng_range(&rng, 1000, 200000), &gz_len);
+    size_t keep = bt_test_rng_range(&rng, 11, gz_len - 1);
     bt_test_write_file(path, bytes, keep);
     uint8_t *buf = NULL;
     size_t len = 0;
-    assert_failure(bt_idx_read_file(path, SIZE_MAX, &buf, &len), BT_ERR_FORMAT, path,
+    bt_test_assert_failure(bt_idx_read_file(path, SIZE_MAX, &buf, &len), BT_ERR_FORMAT, path,
                    "corrupt gzip stream");
     assert_null(buf);
     free(bytes);
@@ -433,7 +406,7 @@ static void check_max_bytes(bt_test_rng *rng, size_t size)
     for (int i = 0; i < 2; ++i) {
         uint8_t *buf = NULL;
         size_t len = 0;
-        assert_failure(bt_idx_read_file(paths[i], size - 1, &buf, &len), BT_ERR_FORMAT, paths[i],
+        bt_test_assert_failure(bt_idx_read_file(paths[i], size - 1, &buf, &len), BT_ERR_FORMAT, paths[i],
                        "holds more than");
         assert_null(buf);
         BT_ASSERT_OK(bt_idx_read_file(paths[i], size, &buf, &len));
@@ -448,8 +421,8 @@ static void check_max_bytes(bt_test_rng *rng, size_t size)
 static void read_max_bytes(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    check_max_bytes(&rng, rng_range(&rng, 1, 3u << 20));
+    bt_test_rng rng = BT_TEST_RNG();
+    check_max_bytes(&rng, bt_test_rng_range(&rng, 1, 3u << 20));
     /* Around the reader's first buffer size, and a single byte. */
     check_max_bytes(&rng, (size_t)1 << 20);
     check_max_bytes(&rng, ((size_t)1 << 20) + 1);
@@ -461,11 +434,11 @@ static void read_null_arguments(void **state)
     (void)state;
     uint8_t *buf = NULL;
     size_t len = 0;
-    assert_failure(bt_idx_read_file(NULL, 10, &buf, &len), BT_ERR_INVALID_ARGUMENT,
+    bt_test_assert_failure(bt_idx_read_file(NULL, 10, &buf, &len), BT_ERR_INVALID_ARGUMENT,
                    "bt_idx_read_file", "path is NULL");
-    assert_failure(bt_idx_read_file("some.idx", 10, NULL, &len), BT_ERR_INVALID_ARGUMENT,
+    bt_test_assert_failure(bt_idx_read_file("some.idx", 10, NULL, &len), BT_ERR_INVALID_ARGUMENT,
                    "some.idx", "buf or len is NULL");
-    assert_failure(bt_idx_read_file("some.idx", 10, &buf, NULL), BT_ERR_INVALID_ARGUMENT,
+    bt_test_assert_failure(bt_idx_read_file("some.idx", 10, &buf, NULL), BT_ERR_INVALID_ARGUMENT,
                    "some.idx", "buf or len is NULL");
 }
 
@@ -473,8 +446,8 @@ static void read_null_arguments(void **state)
 static void read_and_parse_gz(void **state)
 {
     (void)state;
-    bt_test_rng rng = TEST_RNG();
-    uint32_t dims[3] = {(uint32_t)rng_range(&rng, 1, 30), 28, 28};
+    bt_test_rng rng = BT_TEST_RNG();
+    uint32_t dims[3] = {(uint32_t)bt_test_rng_range(&rng, 1, 30), 28, 28};
     idx_image image = make_idx(&rng, 0x08, 3, dims, product(dims, 3));
     char *path = tmp_path("images.gz");
     bt_test_write_gz(path, image.bytes, image.len);

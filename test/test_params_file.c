@@ -3,6 +3,8 @@
  * are made from the bytes of a valid one; the checksum is recomputed after each header change so
  * that the check under test, not the CRC, is what refuses the file. */
 #define _POSIX_C_SOURCE 200809L
+#include "byte_order.h"
+#include "checksum.h"
 #include "test_support.h"
 
 #include <dirent.h>
@@ -10,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zlib.h>
 
 /* Offsets of the header fields (see src/params_file.c). */
 enum {
@@ -52,30 +53,11 @@ static uint8_t *read_all(const char *path, size_t *len)
     return data;
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (unsigned i = 0; i < 4; ++i)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (unsigned i = 0; i < 8; ++i)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Rewrites the trailing CRC-32 so that it matches the (modified) bytes before it. */
 static void fix_crc(uint8_t *data, size_t len)
 {
     assert_true(len >= 4);
-    uLong crc = crc32(0L, Z_NULL, 0);
-    crc = crc32(crc, data, (uInt)(len - 4));
-    put_u32(data + len - 4, (uint32_t)crc);
+    bt_put_u32(data + len - 4, bt_crc32_update(BT_CRC32_INIT, data, len - 4));
 }
 
 static uint8_t *valid_copy(size_t extra)
@@ -117,7 +99,7 @@ static void expect_u32_field_refused(const char *name, size_t offset, uint32_t v
                                      const char *phrase)
 {
     uint8_t *data = valid_copy(0);
-    put_u32(data + offset, value);
+    bt_put_u32(data + offset, value);
     fix_crc(data, fx.valid_len);
     expect_bytes_refused(name, data, fx.valid_len, BT_ERR_FORMAT, phrase);
     free(data);
@@ -170,27 +152,27 @@ static void test_layout_matches_the_documentation(void **state)
     assert_int_equal(bt_network_param_count(fx.network), 39);
     assert_int_equal(fx.valid_len, 40 + 3 * 8 + 39 * 4 + 4);
     assert_memory_equal(fx.valid, "BTNET\0\0\0", 8);
-    assert_int_equal(get_u32(fx.valid + OFF_VERSION), 1);
-    assert_int_equal(get_u32(fx.valid + OFF_N_SIZES), 3);
-    assert_int_equal(get_u32(fx.valid + OFF_HIDDEN), BT_ACT_TANH);
-    assert_int_equal(get_u32(fx.valid + OFF_OUTPUT), BT_ACT_SIGMOID);
-    assert_int_equal(get_u32(fx.valid + OFF_COST), BT_COST_CROSS_ENTROPY);
-    assert_int_equal(get_u32(fx.valid + OFF_INIT), BT_INIT_SCALED);
-    assert_int_equal(get_u32(fx.valid + OFF_PARAM_COUNT), 39);
-    assert_int_equal(get_u32(fx.valid + OFF_PARAM_COUNT + 4), 0);
-    assert_int_equal(get_u32(fx.valid + OFF_SIZES), 5);
-    assert_int_equal(get_u32(fx.valid + OFF_SIZES + 8), 4);
-    assert_int_equal(get_u32(fx.valid + OFF_SIZES + 16), 3);
+    assert_int_equal(bt_get_u32(fx.valid + OFF_VERSION), 1);
+    assert_int_equal(bt_get_u32(fx.valid + OFF_N_SIZES), 3);
+    assert_int_equal(bt_get_u32(fx.valid + OFF_HIDDEN), BT_ACT_TANH);
+    assert_int_equal(bt_get_u32(fx.valid + OFF_OUTPUT), BT_ACT_SIGMOID);
+    assert_int_equal(bt_get_u32(fx.valid + OFF_COST), BT_COST_CROSS_ENTROPY);
+    assert_int_equal(bt_get_u32(fx.valid + OFF_INIT), BT_INIT_SCALED);
+    assert_int_equal(bt_get_u32(fx.valid + OFF_PARAM_COUNT), 39);
+    assert_int_equal(bt_get_u32(fx.valid + OFF_PARAM_COUNT + 4), 0);
+    assert_int_equal(bt_get_u32(fx.valid + OFF_SIZES), 5);
+    assert_int_equal(bt_get_u32(fx.valid + OFF_SIZES + 8), 4);
+    assert_int_equal(bt_get_u32(fx.valid + OFF_SIZES + 16), 3);
 
     float params[39];
     BT_ASSERT_OK(bt_network_get_params(fx.network, params, 39));
     for (size_t i = 0; i < 39; ++i) {
         uint32_t bits;
         memcpy(&bits, &params[i], sizeof bits);
-        assert_int_equal(get_u32(fx.valid + OFF_SIZES + 24 + 4 * i), bits);
+        assert_int_equal(bt_get_u32(fx.valid + OFF_SIZES + 24 + 4 * i), bits);
     }
-    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), fx.valid, (uInt)(fx.valid_len - 4));
-    assert_int_equal(get_u32(fx.valid + fx.valid_len - 4), crc);
+    uint32_t crc = bt_crc32_update(BT_CRC32_INIT, fx.valid, fx.valid_len - 4);
+    assert_int_equal(bt_get_u32(fx.valid + fx.valid_len - 4), crc);
 }
 
 static void test_round_trip_is_bitwise(void **state)
@@ -359,12 +341,12 @@ static void test_bad_layer_counts_and_sizes(void **state)
     expect_u32_field_refused("n2.btnet", OFF_N_SIZES, 2, "parameter count");
 
     uint8_t *data = valid_copy(0);
-    put_u64(data + OFF_SIZES + 8, 0);
+    bt_put_u64(data + OFF_SIZES + 8, 0);
     fix_crc(data, fx.valid_len);
     expect_bytes_refused("size0.btnet", data, fx.valid_len, BT_ERR_FORMAT, "layer size 2 is 0");
 
     memcpy(data, fx.valid, fx.valid_len);
-    put_u64(data + OFF_SIZES, (uint64_t)1 << 40);
+    bt_put_u64(data + OFF_SIZES, (uint64_t)1 << 40);
     fix_crc(data, fx.valid_len);
     expect_bytes_refused("size-huge.btnet", data, fx.valid_len, BT_ERR_FORMAT,
                          "more than the limit");
@@ -373,19 +355,19 @@ static void test_bad_layer_counts_and_sizes(void **state)
      * comparing with the real file size, before anything of that size is allocated. */
     const uint64_t big = (uint64_t)1 << 24;
     memcpy(data, fx.valid, fx.valid_len);
-    put_u64(data + OFF_SIZES, big);
-    put_u64(data + OFF_SIZES + 8, big);
-    put_u64(data + OFF_PARAM_COUNT, big * (big + 1) + 3 * (big + 1));
+    bt_put_u64(data + OFF_SIZES, big);
+    bt_put_u64(data + OFF_SIZES + 8, big);
+    bt_put_u64(data + OFF_PARAM_COUNT, big * (big + 1) + 3 * (big + 1));
     fix_crc(data, fx.valid_len);
     expect_bytes_refused("sizes-big.btnet", data, fx.valid_len, BT_ERR_FORMAT, "truncated");
 
     /* A parameter count that disagrees with the sizes. */
     memcpy(data, fx.valid, fx.valid_len);
-    put_u64(data + OFF_PARAM_COUNT, 40);
+    bt_put_u64(data + OFF_PARAM_COUNT, 40);
     fix_crc(data, fx.valid_len);
     expect_bytes_refused("count.btnet", data, fx.valid_len, BT_ERR_FORMAT,
                          "parameter count 40 does not match");
-    put_u64(data + OFF_PARAM_COUNT, UINT64_MAX);
+    bt_put_u64(data + OFF_PARAM_COUNT, UINT64_MAX);
     fix_crc(data, fx.valid_len);
     expect_bytes_refused("count-max.btnet", data, fx.valid_len, BT_ERR_FORMAT,
                          "does not match the layer sizes");

@@ -71,6 +71,31 @@ double bt_test_rng_uniform(bt_test_rng *rng, double lo, double hi)
     return lo + (hi - lo) * unit;
 }
 
+bt_test_rng bt_test_rng_for(const char *test_name)
+{
+    uint64_t salt = 1469598103934665603ull; /* FNV-1a */
+    for (const char *c = test_name; *c; ++c)
+        salt = (salt ^ (uint8_t)*c) * 1099511628211ull;
+    return bt_test_rng_make(bt_test_seed() ^ salt);
+}
+
+size_t bt_test_rng_range(bt_test_rng *rng, size_t lo, size_t hi_inclusive)
+{
+    return lo + (size_t)(bt_test_rng_next(rng) % (hi_inclusive - lo + 1));
+}
+
+void bt_test_assert_failure(bt_status got, bt_status want, const char *name, const char *phrase)
+{
+    const char *msg = bt_last_error();
+    if (got != want)
+        fail_msg("status %s, expected %s; message: %s", bt_status_name(got), bt_status_name(want),
+                 msg);
+    if (!strstr(msg, name))
+        fail_msg("message does not name \"%s\": %s", name, msg);
+    if (!strstr(msg, phrase))
+        fail_msg("message lacks \"%s\": %s", phrase, msg);
+}
+
 void bt_test_fill_uniform(bt_test_rng *rng, float *dst, size_t count, float lo, float hi)
 {
     for (size_t i = 0; i < count; ++i)

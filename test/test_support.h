@@ -43,6 +43,16 @@ uint64_t bt_test_rng_next(bt_test_rng *rng);
 double bt_test_rng_uniform(bt_test_rng *rng, double lo, double hi);
 void bt_test_fill_uniform(bt_test_rng *rng, float *dst, size_t count, float lo, float hi);
 
+/* A stream of its own for each test (seed ^ hash of the name), so one test replays alone with
+ * BT_TEST_SEED whatever ran before it. BT_TEST_RNG() uses the calling function's name. */
+bt_test_rng bt_test_rng_for(const char *test_name);
+#define BT_TEST_RNG() bt_test_rng_for(__func__)
+/* Uniform in [lo, hi_inclusive]. */
+size_t bt_test_rng_range(bt_test_rng *rng, size_t lo, size_t hi_inclusive);
+
+/* Fail unless `got` is `want` and bt_last_error() contains both `name` and `phrase`. */
+void bt_test_assert_failure(bt_status got, bt_status want, const char *name, const char *phrase);
+
 /* A fresh empty directory under the build tree's test cache (or /tmp); the path is malloc'ed.
  * bt_test_remove_tree() deletes it again. */
 char *bt_test_make_tmpdir(const char *prefix);
