@@ -13,4 +13,7 @@ typedef struct bt_embedded_kernel {
 /* Terminated by an entry whose name is NULL. */
 extern const bt_embedded_kernel bt_embedded_kernels[];
 
+/* The same names alone, NULL-terminated: what bt_kernel_source_names() returns. */
+extern const char *const bt_embedded_kernel_names[];
+
 #endif

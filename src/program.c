@@ -27,20 +27,7 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-const char *const *bt_kernel_source_names(void)
-{
-    /* Built once from the embedded table; the table is static, so this is too. */
-    enum { MAX_KERNEL_FILES = 64 };
-    static const char *names[MAX_KERNEL_FILES + 1];
-    if (!names[0]) {
-        size_t n = 0;
-        for (const bt_embedded_kernel *k = bt_embedded_kernels; k->name && n < MAX_KERNEL_FILES;
-             ++k)
-            names[n++] = k->name;
-        names[n] = NULL;
-    }
-    return names;
-}
+const char *const *bt_kernel_source_names(void) { return bt_embedded_kernel_names; }
 
 static const bt_embedded_kernel *find_embedded(const char *name)
 {
@@ -104,9 +91,10 @@ bt_status bt_program_create(bt_device *dev, const char *source_name, const char 
     }
     const bt_embedded_kernel *k = find_embedded(source_name);
     if (!k)
-        return bt_fail(BT_ERR_INVALID_ARGUMENT, "no kernel source named '%s' is embedded in this "
-                                                "library",
-                       source_name);
+        return bt_fail(BT_ERR_INVALID_ARGUMENT,
+                       "no kernel source named '%s' is embedded in this library%s%s", source_name,
+                       dev->kernel_dir ? " or found in the override folder " : "",
+                       dev->kernel_dir ? dev->kernel_dir : "");
     return bt_program_create_from_source(dev, source_name, k->source, build_options, out, info);
 }
 

@@ -5,6 +5,7 @@
 #include "program_cache.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,7 +132,9 @@ bt_status bt_program_cache_store(const char *dir, uint64_t key, const uint8_t *b
         free(path);
         return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
-    snprintf(tmp, tmp_len, "%s.tmp.%ld", path, (long)getpid());
+    /* pid and a per-process counter: concurrent writers never share a temporary file. */
+    static atomic_uint writes;
+    snprintf(tmp, tmp_len, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&writes, 1u));
 
     uint8_t header[HEADER_SIZE] = {0};
     memcpy(header, CACHE_MAGIC, 8);

@@ -1,6 +1,7 @@
 /* batchtune devices: the table of OpenCL devices. */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -35,18 +36,22 @@ int bt_cmd_devices(int argc, char **argv)
     size_t chosen = 0;
     bt_device_select(list, count, NULL, &chosen);
 
-    printf("  %-6s %-6s %-5s %-40s %-22s %5s %10s %10s %-4s %-4s %s\n", "select", "plat:d", "type",
-           "device", "platform", "CUs", "memory", "max alloc", "fp64", "fp16", "driver / OpenCL C");
+    /* Names go last and whole: they are what a name selector matches. */
+    printf("  %-6s %-6s %-11s %4s %9s %9s %-4s %-4s %-20s %-12s %s\n", "select", "plat:d", "type",
+           "CUs", "memory", "max alloc", "fp64", "fp16", "OpenCL C", "driver",
+           "device [platform]");
     for (size_t i = 0; i < count; ++i) {
         const bt_device_info *d = &list[i];
-        char loc[32], mem[32], alloc[32];
+        char loc[48], mem[32], alloc[32];
         snprintf(loc, sizeof loc, "%zu:%zu", d->platform_index, d->platform_device_index);
-        printf("%c %-6zu %-6s %-5s %-40.40s %-22.22s %5u %10s %10s %-4s %-4s %s / %s\n",
-               i == chosen ? '*' : ' ', d->index, loc, bt_device_type_str(d->type), d->name,
-               d->platform_name, d->compute_units,
-               bt_cli_format_bytes(d->global_mem_bytes, mem, sizeof mem),
+        const char *c_version = d->opencl_c_version;
+        if (strncmp(c_version, "OpenCL C ", 9) == 0)
+            c_version += 9;
+        printf("%c %-6zu %-6s %-11s %4u %9s %9s %-4s %-4s %-20s %-12s %s [%s]\n",
+               i == chosen ? '*' : ' ', d->index, loc, bt_device_type_str(d->type),
+               d->compute_units, bt_cli_format_bytes(d->global_mem_bytes, mem, sizeof mem),
                bt_cli_format_bytes(d->max_alloc_bytes, alloc, sizeof alloc), d->fp64 ? "yes" : "no",
-               d->fp16 ? "yes" : "no", d->driver_version, d->opencl_c_version);
+               d->fp16 ? "yes" : "no", c_version, d->driver_version, d->name, d->platform_name);
     }
     bt_device_list_free(list);
     return BT_EXIT_OK;

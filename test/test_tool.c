@@ -1,0 +1,178 @@
+/* The command-line tool, run as a child process: exit codes and what it prints. */
+#define _POSIX_C_SOURCE 200809L
+#include "test_support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#ifndef BT_TOOL_PATH
+#error "BT_TOOL_PATH must name the built batchtune tool"
+#endif
+
+/* Output of the last run (stdout and stderr together), for the assertions and failure messages. */
+static char *output;
+
+static int free_output(void **state)
+{
+    (void)state;
+    free(output);
+    output = NULL;
+    return 0;
+}
+
+/* Run `<env> <tool> <args> 2>&1` through the shell; returns the exit status and keeps the output
+ * in `output`. */
+static int run_tool(const char *env, const char *args)
+{
+    assert_null(strchr(BT_TOOL_PATH, '\'')); /* quoted below */
+    char command[1024];
+    int len = snprintf(command, sizeof command, "%s '%s' %s 2>&1", env ? env : "", BT_TOOL_PATH,
+                       args);
+    assert_true(len > 0 && (size_t)len < sizeof command);
+
+    FILE *pipe = popen(command, "r");
+    if (!pipe)
+        fail_msg("popen(%s) failed", command);
+    free(output);
+    size_t capacity = 4096, used = 0;
+    output = malloc(capacity);
+    assert_non_null(output);
+    size_t n;
+    while ((n = fread(output + used, 1, capacity - used - 1, pipe)) > 0) {
+        used += n;
+        if (capacity - used < 1024) {
+            capacity *= 2;
+            output = realloc(output, capacity);
+            assert_non_null(output);
+        }
+    }
+    output[used] = '\0';
+    int status = pclose(pipe);
+    if (status == -1 || !WIFEXITED(status))
+        fail_msg("'%s' did not exit normally (status %d); output:\n%s", command, status, output);
+    return WEXITSTATUS(status);
+}
+
+static void expect_exit(const char *env, const char *args, int expected)
+{
+    int code = run_tool(env, args);
+    if (code != expected)
+        fail_msg("batchtune %s: exit %d, expected %d; output:\n%s", args, code, expected, output);
+}
+
+static void assert_output_contains(const char *needle)
+{
+    if (!strstr(output, needle))
+        fail_msg("expected \"%s\" in the tool's output:\n%s", needle, output);
+}
+
+static void test_help_and_version(void **state)
+{
+    (void)state;
+    expect_exit(NULL, "--help", 0);
+    assert_output_contains("usage");
+    assert_output_contains("devices");
+    assert_output_contains("warmup");
+
+    expect_exit(NULL, "--version", 0);
+    assert_output_contains(BT_VERSION_STRING);
+}
+
+static void test_usage_errors_exit_2(void **state)
+{
+    (void)state;
+    expect_exit(NULL, "", 2);
+    assert_output_contains("usage");
+
+    expect_exit(NULL, "frobnicate-xyz", 2);
+    assert_output_contains("frobnicate-xyz");
+
+    expect_exit(NULL, "devices --bogus", 2);
+    expect_exit(NULL, "devices extra-argument", 2);
+    assert_output_contains("extra-argument");
+    expect_exit(NULL, "warmup --bogus", 2);
+}
+
+static void test_devices_lists_the_devices(void **state)
+{
+    (void)state;
+    bt_device_info *list = NULL;
+    size_t count = 0;
+    BT_ASSERT_OK(bt_device_list(&list, &count));
+    assert_true(count >= 1);
+
+    expect_exit(NULL, "devices", 0);
+    /* Whole names: they are what a name selector matches. */
+    assert_output_contains(list[0].name);
+    assert_output_contains(list[0].platform_name);
+    assert_output_contains(bt_device_type_str(list[0].type));
+    bt_device_list_free(list);
+
+    expect_exit(NULL, "devices --help", 0);
+    assert_output_contains("usage");
+}
+
+static void test_warmup_with_an_unknown_device_fails(void **state)
+{
+    (void)state;
+    expect_exit(NULL, "warmup --device no-such-device-xyz", 1);
+    assert_output_contains("no OpenCL device matches");
+    assert_output_contains("no-such-device-xyz");
+    assert_output_contains("Available devices");
+
+    expect_exit("BATCHTUNE_DEVICE=no-such-device-xyz", "warmup", 1);
+    assert_output_contains("no-such-device-xyz");
+    assert_output_contains("BATCHTUNE_DEVICE");
+
+    expect_exit(NULL, "warmup --help", 0);
+    assert_output_contains("usage");
+}
+
+static int make_cache_dir(void **state)
+{
+    *state = bt_test_make_tmpdir("bt-tool-xdg");
+    return 0;
+}
+
+static int remove_cache_dir(void **state)
+{
+    bt_test_remove_tree(*state);
+    free(*state);
+    return free_output(state);
+}
+
+static void test_warmup_compiles_the_programs(void **state)
+{
+    /* A fresh program cache: the first run compiles, the second loads from it. */
+    const char *cache = *state;
+    char env[512];
+    snprintf(env, sizeof env, "XDG_CACHE_HOME='%s'", cache);
+    expect_exit(env, "warmup", 0);
+    fprintf(stderr, "first warmup:\n%s", output);
+    assert_output_contains("activation.cl");
+    assert_output_contains("compiled");
+    assert_null(strstr(output, "from cache"));
+
+    expect_exit(env, "warmup", 0);
+    fprintf(stderr, "second warmup:\n%s", output);
+    assert_output_contains("activation.cl");
+    assert_output_contains("from cache");
+}
+
+int main(void)
+{
+    bt_test_require_opencl();
+    /* The children must see the same kernels as the library's tests. */
+    unsetenv("BATCHTUNE_KERNEL_DIR");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_help_and_version, free_output),
+        cmocka_unit_test_teardown(test_usage_errors_exit_2, free_output),
+        cmocka_unit_test_teardown(test_devices_lists_the_devices, free_output),
+        cmocka_unit_test_teardown(test_warmup_with_an_unknown_device_fails, free_output),
+        cmocka_unit_test_setup_teardown(test_warmup_compiles_the_programs, make_cache_dir,
+                                        remove_cache_dir),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
