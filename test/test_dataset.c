@@ -23,40 +23,6 @@ static void assert_message_has(const char *phrase)
 /* ------------------------------------------------------------------------------------------ */
 /* Synthetic IDX files */
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-/* Writes "<dir>/<name>" (or "<name>.gz") holding an unsigned-byte IDX file; returns the path. */
-static char *write_idx(const char *dir, const char *name, bool gz, unsigned ndims,
-                       const uint32_t *dims, const uint8_t *data, size_t data_len)
-{
-    size_t header = 4 + 4 * (size_t)ndims;
-    uint8_t *bytes = malloc(header + data_len);
-    assert_non_null(bytes);
-    bytes[0] = 0;
-    bytes[1] = 0;
-    bytes[2] = 0x08;
-    bytes[3] = (uint8_t)ndims;
-    for (unsigned i = 0; i < ndims; ++i)
-        put_be32(bytes + 4 + 4 * i, dims[i]);
-    if (data_len)
-        memcpy(bytes + header, data, data_len);
-    char file[128];
-    snprintf(file, sizeof file, "%s%s", name, gz ? ".gz" : "");
-    char *path = bt_test_path(dir, file);
-    if (gz)
-        bt_test_write_gz(path, bytes, header + data_len);
-    else
-        bt_test_write_file(path, bytes, header + data_len);
-    free(bytes);
-    return path;
-}
-
 /* Random examples of one file pair. */
 typedef struct part {
     size_t count, rows, cols;
@@ -85,13 +51,13 @@ static void free_part(part *p)
 static char *write_images(const char *dir, const char *name, bool gz, const part *p)
 {
     uint32_t dims[3] = {(uint32_t)p->count, (uint32_t)p->rows, (uint32_t)p->cols};
-    return write_idx(dir, name, gz, 3, dims, p->pixels, p->count * p->rows * p->cols);
+    return bt_test_write_idx(dir, name, gz, 3, dims, p->pixels, p->count * p->rows * p->cols);
 }
 
 static char *write_labels(const char *dir, const char *name, bool gz, const part *p)
 {
     uint32_t dims[1] = {(uint32_t)p->count};
-    return write_idx(dir, name, gz, 1, dims, p->labels, p->count);
+    return bt_test_write_idx(dir, name, gz, 1, dims, p->labels, p->count);
 }
 
 /* Bit i of `gz_mask` compresses file i (train images, train labels, test images, test labels). */
@@ -391,7 +357,7 @@ static void load_idx_malformed_files(void **state)
     char *dir = new_dir();
     char *labels = write_labels(dir, "labels", true, &p);
     uint32_t dims[3] = {(uint32_t)p.count, 4, 4};
-    char *images = write_idx(dir, "images", true, 3, dims, p.pixels, p.count * 16 - 1);
+    char *images = bt_test_write_idx(dir, "images", true, 3, dims, p.pixels, p.count * 16 - 1);
     bt_dataset *d = SENTINEL;
     bt_test_assert_failure(bt_dataset_load_idx(images, labels, CLASSES, &d), BT_ERR_FORMAT, images,
                    "truncated");

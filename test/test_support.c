@@ -170,6 +170,39 @@ void bt_test_write_gz(const char *path, const void *data, size_t size)
         fail_msg("gzclose(%s) failed", path);
 }
 
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+char *bt_test_write_idx(const char *dir, const char *name, bool gz, unsigned ndims,
+                        const uint32_t *dims, const uint8_t *data, size_t data_len)
+{
+    size_t header = 4 + 4 * (size_t)ndims;
+    uint8_t *bytes = malloc(header + data_len);
+    assert_non_null(bytes);
+    bytes[0] = 0;
+    bytes[1] = 0;
+    bytes[2] = 0x08;
+    bytes[3] = (uint8_t)ndims;
+    for (unsigned i = 0; i < ndims; ++i)
+        put_be32(bytes + 4 + 4 * i, dims[i]);
+    if (data_len)
+        memcpy(bytes + header, data, data_len);
+    char file[128];
+    snprintf(file, sizeof file, "%s%s", name, gz ? ".gz" : "");
+    char *path = bt_test_path(dir, file);
+    if (gz)
+        bt_test_write_gz(path, bytes, header + data_len);
+    else
+        bt_test_write_file(path, bytes, header + data_len);
+    free(bytes);
+    return path;
+}
+
 char *bt_test_path(const char *dir, const char *name)
 {
     size_t len = strlen(dir) + strlen(name) + 2;

@@ -4,6 +4,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,11 @@ void bt_test_remove_tree(const char *path);
 /* Write bytes to a file, raw or gzip-compressed; fails the test on error. */
 void bt_test_write_file(const char *path, const void *data, size_t size);
 void bt_test_write_gz(const char *path, const void *data, size_t size);
+
+/* Writes "<dir>/<name>" (or "<name>.gz") holding an unsigned-byte IDX file; returns the
+ * malloc'ed path. */
+char *bt_test_write_idx(const char *dir, const char *name, bool gz, unsigned ndims,
+                        const uint32_t *dims, const uint8_t *data, size_t data_len);
 
 /* Path join into a malloc'ed string. */
 char *bt_test_path(const char *dir, const char *name);

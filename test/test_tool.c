@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "test_support.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,86 @@ static void test_warmup_with_an_unknown_device_fails(void **state)
     assert_output_contains("usage");
 }
 
+/* A small learnable MNIST-format folder: 4x4 images whose class c lights pixel c (plus noise),
+ * 600 training (the last 100 for validation) and 200 test images, half of the files gzipped. */
+static char *make_toy_mnist(void)
+{
+    char *dir = bt_test_make_tmpdir("bt-test-tool-data");
+    bt_test_rng rng = BT_TEST_RNG();
+    static const char *names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                   "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    const size_t counts[2] = {600, 200};
+    for (int part = 0; part < 2; ++part) {
+        size_t n = counts[part];
+        uint8_t *pixels = malloc(n * 16), *labels = malloc(n);
+        assert_true(pixels && labels);
+        for (size_t i = 0; i < n; ++i) {
+            labels[i] = (uint8_t)(bt_test_rng_next(&rng) % 10);
+            for (size_t j = 0; j < 16; ++j)
+                pixels[i * 16 + j] = (uint8_t)(bt_test_rng_next(&rng) % 40);
+            pixels[i * 16 + labels[i]] = 255;
+        }
+        uint32_t image_dims[3] = {(uint32_t)n, 4, 4}, label_dims[1] = {(uint32_t)n};
+        free(bt_test_write_idx(dir, names[2 * part], part == 0, 3, image_dims, pixels, n * 16));
+        free(bt_test_write_idx(dir, names[2 * part + 1], part == 1, 1, label_dims, labels, n));
+        free(pixels);
+        free(labels);
+    }
+    return dir;
+}
+
+/* The number after `label` in the output, e.g. "test accuracy 97.50%". */
+static double number_after(const char *label)
+{
+    const char *at = strstr(output, label);
+    if (!at)
+        fail_msg("no \"%s\" in the output:\n%s", label, output);
+    return strtod(at + strlen(label), NULL);
+}
+
+static void test_train_then_eval_a_saved_network(void **state)
+{
+    (void)state;
+    char *dir = make_toy_mnist();
+    char args[1024];
+    snprintf(args, sizeof args,
+             "train --data '%s' --validation 100 --layers 16,12,10 --hidden relu --output "
+             "softmax --cost log-likelihood --init scaled -m 16 --eta 0.5 --epochs 6 --keep-best "
+             "--save '%s/net.btnet'",
+             dir, dir);
+    expect_exit(NULL, args, 0);
+    assert_output_contains("epoch 6");
+    assert_output_contains("kept the parameters of epoch");
+    assert_output_contains("parameters saved to");
+    double trained = number_after("test accuracy ");
+    assert_true(trained > 90.0); /* the toy classes are separable by one pixel each */
+
+    snprintf(args, sizeof args, "eval --data '%s' --validation 100 --load '%s/net.btnet'", dir,
+             dir);
+    expect_exit(NULL, args, 0);
+    assert_true(fabs(number_after("test accuracy ") - trained) < 1e-9);
+
+    snprintf(args, sizeof args, "eval --data '%s' --load '%s/no-such.btnet'", dir, dir);
+    expect_exit(NULL, args, 1);
+    assert_output_contains("no-such.btnet");
+
+    /* Bad values are usage errors naming the option; a missing folder is a clear failure. */
+    snprintf(args, sizeof args, "train --data '%s' --eta -1", dir);
+    expect_exit(NULL, args, 2);
+    assert_output_contains("--eta");
+    snprintf(args, sizeof args, "train --data '%s' -m 0", dir);
+    expect_exit(NULL, args, 2);
+    snprintf(args, sizeof args, "train --data '%s' --validation 100 -m 501 --layers 16,10", dir);
+    expect_exit(NULL, args, 2);
+    expect_exit(NULL, "train --data /no/such/folder", 1);
+    assert_output_contains("/no/such/folder");
+    expect_exit(NULL, "train --layers 784,,10", 2);
+    expect_exit(NULL, "train --cost mse", 2);
+    assert_output_contains("log-likelihood");
+    bt_test_remove_tree(dir);
+    free(dir);
+}
+
 static int make_cache_dir(void **state)
 {
     *state = bt_test_make_tmpdir("bt-tool-xdg");
@@ -171,6 +252,7 @@ int main(void)
         cmocka_unit_test_teardown(test_usage_errors_exit_2, free_output),
         cmocka_unit_test_teardown(test_devices_lists_the_devices, free_output),
         cmocka_unit_test_teardown(test_warmup_with_an_unknown_device_fails, free_output),
+        cmocka_unit_test_teardown(test_train_then_eval_a_saved_network, free_output),
         cmocka_unit_test_setup_teardown(test_warmup_compiles_the_programs, make_cache_dir,
                                         remove_cache_dir),
     };

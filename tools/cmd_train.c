@@ -50,6 +50,8 @@ static void print_help(void)
         "      --no-cache        neither read nor write the program-binary cache\n"
         "output:\n"
         "      --save FILE       write the trained parameters to FILE (see 'batchtune eval')\n"
+        "      --keep-best       test and save the parameters of the epoch with the best\n"
+        "                        validation accuracy (model selection on validation only)\n"
         "  -q, --quiet           print only the test accuracy (and where parameters were saved)\n"
         "  -h, --help            this text\n\n"
         "Ctrl-C stops within a tenth of an epoch, still evaluates the test set and saves the\n"
@@ -108,7 +110,7 @@ typedef struct train_args {
     size_t epochs;
     size_t validation;
     const char *selector, *data_dir, *save_path;
-    bool drop_last, use_cache, quiet;
+    bool drop_last, use_cache, quiet, keep_best;
 } train_args;
 
 /* Everything a run creates; train_run_destroy releases it in reverse order. */
@@ -118,10 +120,14 @@ typedef struct train_run {
     bt_network *network;
     bt_device_data *train_data, *validation_data, *test_data;
     bt_scheduler *scheduler;
+    float *best_params; /* --keep-best: the parameters of the best validation epoch so far */
+    size_t best_epoch;
+    double best_accuracy;
 } train_run;
 
 static void train_run_destroy(train_run *r)
 {
+    free(r->best_params);
     bt_scheduler_destroy(r->scheduler);
     bt_device_data_destroy(r->test_data);
     bt_device_data_destroy(r->validation_data);
@@ -318,6 +324,25 @@ typedef enum train_outcome {
     TRAIN_FAILED,
 } train_outcome;
 
+/* A copy of the parameters, read only when validation improves (a few times a run). Returns an
+ * exit code. */
+static int remember_best(train_run *r, size_t epoch, double accuracy)
+{
+    size_t count = bt_network_param_count(r->network);
+    if (!r->best_params) {
+        r->best_params = malloc(count * sizeof *r->best_params);
+        if (!r->best_params) {
+            fprintf(stderr, "batchtune %s: out of host memory for --keep-best\n", CMD);
+            return BT_EXIT_FAILURE;
+        }
+    }
+    r->best_epoch = epoch;
+    r->best_accuracy = accuracy;
+    bt_status status = bt_network_get_params(r->network, r->best_params, count);
+    return status == BT_OK ? BT_EXIT_OK
+                           : bt_cli_report(CMD, status, "cannot keep the best parameters");
+}
+
 static train_outcome train_epochs(const train_args *a, train_run *r, int *code)
 {
     size_t n_validation = bt_device_data_count(r->validation_data);
@@ -351,6 +376,11 @@ static train_outcome train_epochs(const train_args *a, train_run *r, int *code)
                    train_seconds);
             fflush(stdout);
         }
+        if (a->keep_best && validation_eval.accuracy > r->best_accuracy) {
+            *code = remember_best(r, epoch, validation_eval.accuracy);
+            if (*code != BT_EXIT_OK)
+                return TRAIN_FAILED;
+        }
         if (isnan(train_eval.cost)) {
             fprintf(stderr, "batchtune %s: diverged: cost is NaN; try a smaller --eta\n", CMD);
             *code = BT_EXIT_FAILURE;
@@ -367,8 +397,17 @@ static train_outcome train_epochs(const train_args *a, train_run *r, int *code)
 /* Test accuracy and --save, after the last epoch or an interrupt. */
 static int finish(const train_args *a, train_run *r)
 {
+    bt_status status = BT_OK;
+    if (a->keep_best && r->best_params) {
+        status = bt_network_set_params(r->network, r->best_params,
+                                       bt_network_param_count(r->network));
+        if (status != BT_OK)
+            return bt_cli_report(CMD, status, "cannot restore the best parameters");
+        printf("kept the parameters of epoch %zu (best validation accuracy %.2f%%)\n",
+               r->best_epoch, 100.0 * r->best_accuracy);
+    }
     bt_eval test_eval;
-    bt_status status = bt_network_evaluate(r->network, r->test_data, &test_eval);
+    status = bt_network_evaluate(r->network, r->test_data, &test_eval);
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "evaluating the test set failed");
     printf("test accuracy %.2f%% (%zu/%zu)\n", 100.0 * test_eval.accuracy, test_eval.correct,
@@ -436,6 +475,7 @@ enum {
     OPT_DROP_LAST,
     OPT_SAVE,
     OPT_NO_CACHE,
+    OPT_KEEP_BEST,
 };
 
 static const struct option train_options[] = {
@@ -455,6 +495,7 @@ static const struct option train_options[] = {
     {"drop-last", no_argument, NULL, OPT_DROP_LAST},
     {"save", required_argument, NULL, OPT_SAVE},
     {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    {"keep-best", no_argument, NULL, OPT_KEEP_BEST},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {0, 0, 0, 0},
@@ -530,6 +571,9 @@ static int parse_option(int opt, const char *arg, train_args *a)
         return BT_EXIT_OK;
     case OPT_NO_CACHE:
         a->use_cache = false;
+        return BT_EXIT_OK;
+    case OPT_KEEP_BEST:
+        a->keep_best = true;
         return BT_EXIT_OK;
     case 'q':
         a->quiet = true;
