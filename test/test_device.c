@@ -88,8 +88,8 @@ static void test_selectors_on_real_devices(void **state)
     assert_int_equal(list[chosen].type, list[0].type);
 
     /* A name substring in other letter case selects the device too. */
-    char part[16] = {0};
-    strncpy(part, list[0].name, 6);
+    char part[16];
+    snprintf(part, sizeof part, "%.6s", list[0].name);
     for (char *p = part; *p; ++p)
         *p = (char)(islower((unsigned char)*p) ? toupper((unsigned char)*p)
                                                : tolower((unsigned char)*p));
