@@ -2,7 +2,13 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -55,4 +61,85 @@ double bt_cli_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+bool bt_cli_parse_u64(const char *text, unsigned long long *out)
+{
+    if (!text || !isdigit((unsigned char)text[0]))
+        return false;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = value;
+    return true;
+}
+
+bool bt_cli_parse_size(const char *text, size_t min, size_t *out)
+{
+    unsigned long long value = 0;
+    if (!bt_cli_parse_u64(text, &value) || value < min || value > SIZE_MAX)
+        return false;
+    *out = (size_t)value;
+    return true;
+}
+
+bool bt_cli_parse_real(const char *text, double *out)
+{
+    if (!text || !*text || isspace((unsigned char)text[0]))
+        return false;
+    errno = 0;
+    char *end = NULL;
+    double value = strtod(text, &end);
+    if (end == text || *end != '\0' || errno == ERANGE || !isfinite(value) ||
+        !isfinite((float)value))
+        return false;
+    *out = value;
+    return true;
+}
+
+const char *bt_cli_format_sizes(const bt_network_opts *opts, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < opts->n_sizes && used < size; ++i) {
+        int n = snprintf(buf + used, size - used, "%s%zu", i ? "," : "", opts->sizes[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    return buf;
+}
+
+static volatile sig_atomic_t interrupted;
+static struct sigaction previous_sigint;
+static bool sigint_caught;
+
+static void on_sigint(int signo)
+{
+    (void)signo;
+    interrupted = 1;
+}
+
+void bt_cli_catch_sigint(void)
+{
+    interrupted = 0;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_sigint;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESETHAND;
+    sigint_caught = sigaction(SIGINT, NULL, &previous_sigint) == 0 &&
+                    previous_sigint.sa_handler != SIG_IGN &&
+                    sigaction(SIGINT, &action, NULL) == 0;
+}
+
+bool bt_cli_interrupted(void) { return interrupted != 0; }
+
+void bt_cli_release_sigint(void)
+{
+    if (sigint_caught)
+        sigaction(SIGINT, &previous_sigint, NULL);
+    sigint_caught = false;
 }

@@ -4,6 +4,7 @@
 #define BT_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "batchtune.h"
 
@@ -31,6 +32,23 @@ bt_device_opts bt_cli_device_opts(const char *selector, bool use_cache);
 /* Human-readable byte count ("3.8 GiB"), into buf. */
 const char *bt_cli_format_bytes(unsigned long long bytes, char *buf, unsigned size);
 
+/* Strict parsing of option values: the whole text, no sign or spaces for integers. */
+bool bt_cli_parse_u64(const char *text, unsigned long long *out);
+bool bt_cli_parse_size(const char *text, size_t min, size_t *out);
+/* A finite number that stays finite as a float. */
+bool bt_cli_parse_real(const char *text, double *out);
+
+/* "784,30,10" into buf. */
+const char *bt_cli_format_sizes(const bt_network_opts *opts, char *buf, size_t size);
+
+/* Ctrl-C: the first press sets the flag read by bt_cli_interrupted() (work stops cleanly, keeps
+ * its results and exits 130); SA_RESETHAND lets a second press end the process. An ignored
+ * SIGINT (a background job, nohup) stays ignored. bt_cli_release_sigint() restores the old
+ * handler. */
+void bt_cli_catch_sigint(void);
+bool bt_cli_interrupted(void);
+void bt_cli_release_sigint(void);
+
 /* Monotonic wall-clock seconds. */
 double bt_cli_now(void);
 
@@ -38,5 +56,6 @@ int bt_cmd_devices(int argc, char **argv);
 int bt_cmd_warmup(int argc, char **argv);
 int bt_cmd_train(int argc, char **argv);
 int bt_cmd_eval(int argc, char **argv);
+int bt_cmd_bench(int argc, char **argv);
 
 #endif

@@ -53,19 +53,6 @@ static void eval_run_destroy(eval_run *r)
 }
 
 /* "784,30,10" */
-static const char *format_sizes(const bt_network_opts *opts, char *buf, size_t size)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < opts->n_sizes && used < size; ++i) {
-        int n = snprintf(buf + used, size - used, "%s%zu", i ? "," : "", opts->sizes[i]);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-    return buf;
-}
-
 /* Only the wanted split is loaded. */
 static bt_status load_split(const eval_args *a, bt_dataset **out)
 {
@@ -87,7 +74,7 @@ static int evaluate(const eval_args *a, eval_run *r)
     const bt_network_opts *o = bt_network_get_opts(r->network);
     char sizes[256];
     printf("network %s (%s hidden, %s output, %s cost) from %s on %s\n",
-           format_sizes(o, sizes, sizeof sizes), bt_activation_str(o->hidden),
+           bt_cli_format_sizes(o, sizes, sizeof sizes), bt_activation_str(o->hidden),
            bt_activation_str(o->output), bt_cost_str(o->cost), a->load_path,
            bt_device_get_info(r->device)->name);
     fflush(stdout);
@@ -114,23 +101,6 @@ static int evaluate(const eval_args *a, eval_run *r)
     printf("%s accuracy %.2f%% (%zu/%zu)  cost %.4f\n", split_names[a->split],
            100.0 * result.accuracy, result.correct, result.count, result.cost);
     return BT_EXIT_OK;
-}
-
-/* A whole-string decimal integer >= 1. */
-static bool parse_count(const char *text, size_t *out)
-{
-    size_t value = 0;
-    if (!*text)
-        return false;
-    for (const char *p = text; *p; ++p) {
-        if (*p < '0' || *p > '9' || value > (SIZE_MAX - (size_t)(*p - '0')) / 10)
-            return false;
-        value = value * 10 + (size_t)(*p - '0');
-    }
-    if (value < 1)
-        return false;
-    *out = value;
-    return true;
 }
 
 int bt_cmd_eval(int argc, char **argv)
@@ -168,7 +138,7 @@ int bt_cmd_eval(int argc, char **argv)
             a.data_dir = optarg;
             break;
         case OPT_VALIDATION:
-            if (!parse_count(optarg, &a.validation))
+            if (!bt_cli_parse_size(optarg, 1, &a.validation))
                 return bt_cli_usage_error(CMD, "--validation '%s': expected an integer >= 1",
                                           optarg);
             break;

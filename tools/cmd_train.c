@@ -2,11 +2,9 @@
  * training cost, validation accuracy and cumulative training time after each epoch, and the test
  * accuracy at the end. Ctrl-C stops between slices of an epoch and still reports and saves. */
 #define _POSIX_C_SOURCE 200809L
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,46 +58,6 @@ static void print_help(void)
         BT_DEFAULT_VALIDATION_COUNT);
 }
 
-/* ----- strict option parsing ----- */
-
-/* A decimal integer, the whole text, no sign, no spaces. */
-static bool parse_u64(const char *text, unsigned long long *out)
-{
-    if (!text || !isdigit((unsigned char)text[0]))
-        return false;
-    errno = 0;
-    char *end = NULL;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return false;
-    *out = value;
-    return true;
-}
-
-static bool parse_size(const char *text, size_t min, size_t *out)
-{
-    unsigned long long value = 0;
-    if (!parse_u64(text, &value) || value < min || value > SIZE_MAX)
-        return false;
-    *out = (size_t)value;
-    return true;
-}
-
-/* A finite number that survives conversion to float. */
-static bool parse_real(const char *text, double *out)
-{
-    if (!text || !*text || isspace((unsigned char)text[0]))
-        return false;
-    errno = 0;
-    char *end = NULL;
-    double value = strtod(text, &end);
-    if (end == text || *end != '\0' || errno == ERANGE || !isfinite(value) ||
-        !isfinite((float)value))
-        return false;
-    *out = value;
-    return true;
-}
-
 /* ----- the run ----- */
 
 typedef struct train_args {
@@ -139,14 +97,6 @@ static void train_run_destroy(train_run *r)
     bt_dataset_destroy(r->train);
 }
 
-static volatile sig_atomic_t train_interrupted;
-
-static void on_sigint(int signo)
-{
-    (void)signo;
-    train_interrupted = 1;
-}
-
 /* The shuffle's seed: splitmix64's finaliser of the network seed, so the two streams differ. */
 static uint64_t shuffle_seed(uint64_t seed)
 {
@@ -164,20 +114,6 @@ static int digits(size_t n)
         ++d;
     }
     return d;
-}
-
-/* "784,30,10" */
-static const char *format_sizes(const bt_network_opts *opts, char *buf, size_t size)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < opts->n_sizes && used < size; ++i) {
-        int n = snprintf(buf + used, size - used, "%s%zu", i ? "," : "", opts->sizes[i]);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-    return buf;
 }
 
 /* The data must match the network's input and fit its output. */
@@ -209,7 +145,7 @@ static void print_description(const train_args *a, const train_run *r)
     const bt_network_opts *o = &a->net;
     printf("train %s (%s hidden, %s output, %s cost, %s init, seed %llu) on %s: m %zu, eta %g, "
            "lambda %g, %zu epochs; %zu training, %zu validation, %zu test images\n",
-           format_sizes(o, sizes, sizeof sizes), bt_activation_str(o->hidden),
+           bt_cli_format_sizes(o, sizes, sizeof sizes), bt_activation_str(o->hidden),
            bt_activation_str(o->output), bt_cost_str(o->cost), bt_init_str(o->init),
            (unsigned long long)o->seed, bt_device_get_info(r->device)->name, a->batch_size, a->eta,
            a->lambda, a->epochs, bt_dataset_count(r->train), bt_dataset_count(r->validation),
@@ -304,7 +240,7 @@ static bt_status run_epoch(train_run *r, double *train_seconds, bool *completed)
     size_t steps = bt_scheduler_steps_per_epoch(r->scheduler);
     size_t slice = steps / SLICES_PER_EPOCH ? steps / SLICES_PER_EPOCH : 1;
     size_t left = steps;
-    while (left > 0 && !train_interrupted) {
+    while (left > 0 && !bt_cli_interrupted()) {
         size_t n = left < slice ? left : slice;
         double start = bt_cli_now();
         bt_status status = bt_scheduler_run(r->scheduler, n);
@@ -386,7 +322,7 @@ static train_outcome train_epochs(const train_args *a, train_run *r, int *code)
             *code = BT_EXIT_FAILURE;
             return TRAIN_DIVERGED;
         }
-        if (train_interrupted && epoch < a->epochs) {
+        if (bt_cli_interrupted() && epoch < a->epochs) {
             fprintf(stderr, "batchtune %s: interrupted after epoch %zu\n", CMD, epoch);
             return TRAIN_INTERRUPTED;
         }
@@ -433,18 +369,7 @@ static int run(const train_args *a)
         return code;
     }
 
-    /* The first Ctrl-C asks to stop; SA_RESETHAND lets a second one end the process. An ignored
-     * SIGINT (a background job, nohup) stays ignored. */
-    train_interrupted = 0;
-    struct sigaction action, previous;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_sigint;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESETHAND;
-    bool handler_installed = sigaction(SIGINT, NULL, &previous) == 0 &&
-                             previous.sa_handler != SIG_IGN &&
-                             sigaction(SIGINT, &action, NULL) == 0;
-
+    bt_cli_catch_sigint();
     train_outcome outcome = train_epochs(a, &r, &code);
     if (outcome == TRAIN_DONE || outcome == TRAIN_INTERRUPTED) {
         code = finish(a, &r);
@@ -452,8 +377,7 @@ static int run(const train_args *a)
             code = BT_EXIT_INTERRUPTED;
     }
 
-    if (handler_installed)
-        sigaction(SIGINT, &previous, NULL);
+    bt_cli_release_sigint();
     train_run_destroy(&r);
     return code;
 }
@@ -527,26 +451,26 @@ static int parse_option(int opt, const char *arg, train_args *a)
     case OPT_INIT:
         return bt_init_parse(arg, &a->net.init) == BT_OK ? BT_EXIT_OK : parse_error("--init", arg);
     case 'm':
-        if (!parse_size(arg, 1, &a->batch_size))
+        if (!bt_cli_parse_size(arg, 1, &a->batch_size))
             return bt_cli_usage_error(CMD, "--batch-size '%s': expected an integer >= 1", arg);
         return BT_EXIT_OK;
     case OPT_ETA:
-        if (!parse_real(arg, &a->eta) || !(a->eta > 0.0))
+        if (!bt_cli_parse_real(arg, &a->eta) || !(a->eta > 0.0))
             return bt_cli_usage_error(CMD, "--eta '%s': expected a finite number > 0", arg);
         if (!((float)a->eta > 0.0f))
             return bt_cli_usage_error(CMD, "--eta '%s': too small, it is 0 as a 32-bit float",
                                       arg);
         return BT_EXIT_OK;
     case OPT_LAMBDA:
-        if (!parse_real(arg, &a->lambda) || !(a->lambda >= 0.0))
+        if (!bt_cli_parse_real(arg, &a->lambda) || !(a->lambda >= 0.0))
             return bt_cli_usage_error(CMD, "--lambda '%s': expected a finite number >= 0", arg);
         return BT_EXIT_OK;
     case OPT_EPOCHS:
-        if (!parse_size(arg, 1, &a->epochs))
+        if (!bt_cli_parse_size(arg, 1, &a->epochs))
             return bt_cli_usage_error(CMD, "--epochs '%s': expected an integer >= 1", arg);
         return BT_EXIT_OK;
     case OPT_SEED:
-        if (!parse_u64(arg, &u64))
+        if (!bt_cli_parse_u64(arg, &u64))
             return bt_cli_usage_error(CMD, "--seed '%s': expected an integer from 0 to %llu", arg,
                                       (unsigned long long)UINT64_MAX);
         a->net.seed = (uint64_t)u64;
@@ -558,7 +482,7 @@ static int parse_option(int opt, const char *arg, train_args *a)
         a->data_dir = arg;
         return BT_EXIT_OK;
     case OPT_VALIDATION:
-        if (!parse_size(arg, 1, &a->validation))
+        if (!bt_cli_parse_size(arg, 1, &a->validation))
             return bt_cli_usage_error(CMD, "--validation '%s': expected an integer >= 1", arg);
         return BT_EXIT_OK;
     case OPT_DROP_LAST:

@@ -15,6 +15,7 @@ static const command commands[] = {
     {"warmup", bt_cmd_warmup, "compile the kernels and CLBlast routines for a device, and time it"},
     {"train", bt_cmd_train, "train a network and report validation and test accuracy"},
     {"eval", bt_cmd_eval, "evaluate a saved parameter file on the test (or another) split"},
+    {"bench", bt_cmd_bench, "time training steps per batch size against the GEMMs alone"},
 };
 
 static void print_usage(FILE *out)

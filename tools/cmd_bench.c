@@ -1,0 +1,682 @@
+/* batchtune bench: time training steps per batch size on a network and device, and set them
+ * against the same step's GEMMs run alone, so that the cost of everything that is not a GEMM
+ * (our kernels, batch assembly, host enqueueing, waiting) shows as a ratio. Steps and GEMMs alone
+ * are timed in alternating rounds so that both see the same machine load. One row per batch
+ * size, printed as soon as it is measured; Ctrl-C stops between measurements and keeps them. */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define CMD "bench"
+
+#define DEFAULT_BATCH_SIZES "1,2,4,8,10,16,32,64,100,128,256,512,1024,2048"
+#define MAX_BATCH_SIZES 64
+#define MAX_BATCH_SIZE ((size_t)1 << 24)
+#define MAX_REPEATS 1000
+#define MAX_SECONDS 3600.0
+/* The synthetic dataset has at least this many examples (more if a batch is larger). */
+#define MIN_EXAMPLES 4096
+/* Untimed steps after warm-up: the first epoch's shuffle and upload, PoCL's first launches. */
+#define UNTIMED_STEPS 3
+/* A trial run is long enough to estimate the time per unit when it lasts this share of a
+ * measurement (or this many seconds, whichever is less). */
+#define TRIAL_SHARE 0.25
+#define TRIAL_MAX_SECONDS 0.1
+/* Upper bound of the units (steps, GEMM repetitions) in one measurement. */
+#define MAX_UNITS ((size_t)1 << 24)
+/* The profiled run records every command's event: cap its length. */
+#define MAX_PROFILED_STEPS 2000
+/* GEMM-alone runs keep at most two groups of this many repetitions queued, as the scheduler does
+ * with its steps (BT_SCHEDULER_MAX_STEPS_IN_FLIGHT). */
+#define GEMM_GROUP (BT_SCHEDULER_MAX_STEPS_IN_FLIGHT / 2)
+/* Enough for every step shape of the largest network (3 per layer, less one). */
+#define MAX_SHAPES (3 * BT_MAX_LAYERS)
+
+static void print_help(void)
+{
+    printf("usage: batchtune bench [options]\n\n"
+           "Time training steps per batch size on a device and compare each step with the same\n"
+           "GEMMs run alone. Data is a synthetic random dataset of max(%d, largest m) examples\n"
+           "already on the device (a step's cost does not depend on the values); every step has\n"
+           "exactly m examples. Per batch size m: warm up, then R rounds of timing the steps\n"
+           "and the GEMMs alone in turn, at least S seconds each; medians are shown.\n\n"
+           "network:\n"
+           "      --layers LIST        units per layer, input first (default 784,30,10)\n"
+           "      --hidden ACT         hidden activation: sigmoid, tanh, relu (default sigmoid)\n"
+           "      --output ACT         output activation: sigmoid, softmax (default sigmoid)\n"
+           "      --cost COST          quadratic or cross-entropy (sigmoid output),\n"
+           "                           log-likelihood (softmax output) (default quadratic)\n"
+           "measurement:\n"
+           "  -m, --batch-sizes LIST   batch sizes to time (default\n"
+           "                           " DEFAULT_BATCH_SIZES ")\n"
+           "      --seconds S          minimum length of one measurement, > 0 (default 0.3)\n"
+           "      --repeats R          rounds of measurements; medians are shown (default 5)\n"
+           "device:\n"
+           "  -d, --device SEL         device selector (see 'batchtune devices'); default: the\n"
+           "                           BATCHTUNE_DEVICE variable, else the first GPU, else device 0\n"
+           "      --no-cache           neither read nor write the program-binary cache\n"
+           "  -h, --help               this text\n\n"
+           "columns:\n"
+           "  step ms       wall-clock time of one training step (steps enqueued ahead, as in\n"
+           "                training)\n"
+           "  examples/s    m / step time\n"
+           "  GEMM ms       the step's GEMMs (same shapes) enqueued alone, per step\n"
+           "  ratio         step ms / GEMM ms\n"
+           "  GFLOP/s       the step's GEMM FLOPs (2mnk summed) / GEMM ms\n"
+           "  gemm%% kern%% data%%  the split of the device's busy time in a profiled run between\n"
+           "                CLBlast GEMMs, batchtune's element-wise kernels and batch assembly\n"
+           "  host us/step  CPU time of the calling thread per step: the host's cost of\n"
+           "                enqueueing (the device's own threads do not count)\n\n"
+           "Ctrl-C stops after the current measurement, keeps the rows printed and exits with\n"
+           "status 130; a second Ctrl-C ends at once.\n"
+           "Exit status: 0 done, 1 failure, 2 bad command line, 130 interrupted.\n",
+           MIN_EXAMPLES);
+}
+
+/* ----- strict option parsing ----- */
+
+/* "1,2,4": positive integers up to MAX_BATCH_SIZE separated by single commas. */
+static bool parse_batch_sizes(const char *text, size_t *sizes, size_t *count)
+{
+    size_t n = 0;
+    const char *p = text;
+    if (!p || !*p)
+        return false;
+    for (;;) {
+        if (!isdigit((unsigned char)*p) || n == MAX_BATCH_SIZES)
+            return false;
+        size_t value = 0;
+        while (isdigit((unsigned char)*p)) {
+            value = value * 10 + (size_t)(*p - '0');
+            if (value > MAX_BATCH_SIZE)
+                return false;
+            ++p;
+        }
+        if (value == 0)
+            return false;
+        sizes[n++] = value;
+        if (*p == '\0')
+            break;
+        if (*p != ',')
+            return false;
+        ++p;
+    }
+    *count = n;
+    return true;
+}
+
+typedef struct bench_args {
+    bt_network_opts net;
+    const char *layers_text;
+    size_t batch_sizes[MAX_BATCH_SIZES];
+    size_t n_batch_sizes;
+    double seconds;
+    size_t repeats;
+    const char *selector;
+    bool use_cache;
+} bench_args;
+
+/* Fills *a from the command line. Returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, bench_args *a)
+{
+    enum {
+        OPT_LAYERS = 256,
+        OPT_HIDDEN,
+        OPT_OUTPUT,
+        OPT_COST,
+        OPT_SECONDS,
+        OPT_REPEATS,
+        OPT_NO_CACHE,
+    };
+    static const struct option options[] = {{"layers", required_argument, NULL, OPT_LAYERS},
+                                            {"hidden", required_argument, NULL, OPT_HIDDEN},
+                                            {"output", required_argument, NULL, OPT_OUTPUT},
+                                            {"cost", required_argument, NULL, OPT_COST},
+                                            {"batch-sizes", required_argument, NULL, 'm'},
+                                            {"seconds", required_argument, NULL, OPT_SECONDS},
+                                            {"repeats", required_argument, NULL, OPT_REPEATS},
+                                            {"device", required_argument, NULL, 'd'},
+                                            {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {0, 0, 0, 0}};
+    memset(a, 0, sizeof *a);
+    a->net = bt_network_opts_default();
+    /* Scaled initialisation keeps every activation away from saturation (and relu networks from
+     * overflowing), so that no step runs on denormals or infinities. */
+    a->net.init = BT_INIT_SCALED;
+    a->layers_text = "784,30,10";
+    a->seconds = 0.3;
+    a->repeats = 5;
+    a->use_cache = true;
+    parse_batch_sizes(DEFAULT_BATCH_SIZES, a->batch_sizes, &a->n_batch_sizes);
+
+    int opt;
+    unsigned long long u = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "m:d:h", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_LAYERS:
+            a->layers_text = optarg;
+            if (bt_network_parse_sizes(optarg, &a->net) != BT_OK)
+                return bt_cli_usage_error(CMD, "--layers: %s", bt_last_error());
+            break;
+        case OPT_HIDDEN:
+            if (bt_activation_parse(optarg, &a->net.hidden) != BT_OK)
+                return bt_cli_usage_error(CMD, "--hidden: %s", bt_last_error());
+            break;
+        case OPT_OUTPUT:
+            if (bt_activation_parse(optarg, &a->net.output) != BT_OK)
+                return bt_cli_usage_error(CMD, "--output: %s", bt_last_error());
+            break;
+        case OPT_COST:
+            if (bt_cost_parse(optarg, &a->net.cost) != BT_OK)
+                return bt_cli_usage_error(CMD, "--cost: %s", bt_last_error());
+            break;
+        case 'm':
+            if (!parse_batch_sizes(optarg, a->batch_sizes, &a->n_batch_sizes))
+                return bt_cli_usage_error(CMD,
+                                          "--batch-sizes '%s': expected up to %d integers "
+                                          "1..%zu separated by commas, e.g. 1,10,100",
+                                          optarg, MAX_BATCH_SIZES, MAX_BATCH_SIZE);
+            break;
+        case OPT_SECONDS:
+            if (!bt_cli_parse_real(optarg, &a->seconds) || !(a->seconds > 0.0) ||
+                a->seconds > MAX_SECONDS)
+                return bt_cli_usage_error(CMD, "--seconds '%s': expected a number above 0 and "
+                                               "at most %.0f",
+                                          optarg, MAX_SECONDS);
+            break;
+        case OPT_REPEATS:
+            if (!bt_cli_parse_u64(optarg, &u) || u < 1 || u > MAX_REPEATS)
+                return bt_cli_usage_error(CMD, "--repeats '%s': expected an integer 1..%d",
+                                          optarg, MAX_REPEATS);
+            a->repeats = (size_t)u;
+            break;
+        case 'd':
+            a->selector = optarg;
+            break;
+        case OPT_NO_CACHE:
+            a->use_cache = false;
+            break;
+        case 'h':
+            print_help();
+            return BT_EXIT_OK;
+        default:
+            return bt_cli_usage_error(CMD, "unknown option");
+        }
+    }
+    if (optind < argc)
+        return bt_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (bt_network_opts_validate(&a->net) != BT_OK)
+        return bt_cli_usage_error(CMD, "%s", bt_last_error());
+    return -1;
+}
+
+/* ----- clocks, interruption, progress ----- */
+
+static double thread_cpu_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0.0;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int compare_double(const void *pa, const void *pb)
+{
+    double x = *(const double *)pa, y = *(const double *)pb;
+    return (x > y) - (x < y);
+}
+
+/* Median of values[0..count), which it sorts. */
+static double median(double *values, size_t count)
+{
+    qsort(values, count, sizeof *values, compare_double);
+    return count % 2 ? values[count / 2] : 0.5 * (values[count / 2 - 1] + values[count / 2]);
+}
+
+static bool show_progress;
+
+static void progress(size_t m, const char *what)
+{
+    if (show_progress) {
+        fprintf(stderr, "\r\033[K  m=%zu: %s...", m, what);
+        fflush(stderr);
+    }
+}
+
+static void progress_clear(void)
+{
+    if (show_progress) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+}
+
+/* ----- measurement ----- */
+
+/* Runs `units` units of work (training steps, repetitions of a step's GEMMs) and waits. */
+typedef bt_status (*work_fn)(void *ctx, size_t units);
+
+/* A failure outside the library (a raw OpenCL call of the tool): *what says which. */
+typedef struct bench_error {
+    char what[256];
+} bench_error;
+
+/* How many units of `work` one measurement needs to last at least `seconds`, estimated from
+ * trial runs of growing length; at least 2. BT_ERR_INTERRUPTED if Ctrl-C came. */
+static bt_status calibrate(work_fn work, void *ctx, double seconds, size_t *units)
+{
+    double trial_target = seconds * TRIAL_SHARE < TRIAL_MAX_SECONDS ? seconds * TRIAL_SHARE
+                                                                    : TRIAL_MAX_SECONDS;
+    size_t n = 2;
+    double elapsed = 0.0;
+    for (;;) {
+        if (bt_cli_interrupted())
+            return BT_ERR_INTERRUPTED;
+        double start = bt_cli_now();
+        bt_status status = work(ctx, n);
+        if (status != BT_OK)
+            return status;
+        elapsed = bt_cli_now() - start;
+        if (elapsed >= trial_target || n >= MAX_UNITS / 16)
+            break;
+        /* Aim past the target, by at most 16x per round since the estimate is rough. */
+        double factor = elapsed > 0.0 ? 1.5 * trial_target / elapsed : 16.0;
+        n = (size_t)((double)n * (factor < 2.0 ? 2.0 : factor > 16.0 ? 16.0 : factor));
+    }
+    double per_unit = elapsed / (double)n;
+    /* Rounded up (without libm, which the tool does not link). */
+    double wanted = per_unit > 0.0 ? seconds / per_unit + 1.0 : (double)MAX_UNITS;
+    *units = wanted < 2.0 ? 2 : wanted > (double)MAX_UNITS ? MAX_UNITS : (size_t)wanted;
+    return BT_OK;
+}
+
+/* One measurement: wall-clock and calling-thread CPU seconds per unit of `units` units. */
+static bt_status time_work(work_fn work, void *ctx, size_t units, double *wall, double *cpu)
+{
+    if (bt_cli_interrupted())
+        return BT_ERR_INTERRUPTED;
+    double wall_start = bt_cli_now(), cpu_start = thread_cpu_now();
+    bt_status status = work(ctx, units);
+    double cpu_end = thread_cpu_now(), wall_end = bt_cli_now();
+    *wall = (wall_end - wall_start) / (double)units;
+    *cpu = (cpu_end - cpu_start) / (double)units;
+    return status;
+}
+
+static bt_status run_steps(void *ctx, size_t steps)
+{
+    return bt_scheduler_run(ctx, steps);
+}
+
+/* The step's GEMMs on scratch buffers. */
+typedef struct gemm_alone {
+    bt_device *device;
+    bt_gemm_shape shapes[MAX_SHAPES];
+    size_t count;
+    bt_buffer *a, *b, *c;
+    bench_error *error;
+} gemm_alone;
+
+/* Leading dimension of a packed row-major operand: its stored column count. */
+static size_t packed_ld(bt_transpose t, size_t cols_plain, size_t cols_transposed)
+{
+    return t == BT_TRANS ? cols_transposed : cols_plain;
+}
+
+static bt_status cl_failed(bench_error *error, cl_int err, const char *call)
+{
+    size_t used = strlen(error->what);
+    snprintf(error->what + used, sizeof error->what - used, ": %s failed (OpenCL error %d)", call,
+             (int)err);
+    bt_clear_error();
+    return BT_ERR_OPENCL;
+}
+
+/* `reps` repetitions of every shape back to back, queued ahead like the scheduler's steps: after
+ * each group of GEMM_GROUP repetitions a marker, and the host waits for the previous group's. */
+static bt_status run_gemms(void *ctx, size_t reps)
+{
+    gemm_alone *g = ctx;
+    cl_command_queue queue = bt_device_cl_queue(g->device);
+    cl_event previous = NULL;
+    bt_status status = BT_OK;
+    for (size_t r = 0; r < reps && status == BT_OK; ++r) {
+        for (size_t i = 0; i < g->count && status == BT_OK; ++i) {
+            const bt_gemm_shape *s = &g->shapes[i];
+            /* As in the step: weight updates (op(A) = delta^T) accumulate into W, beta = 1;
+             * forward and input-gradient GEMMs overwrite, beta = 0. */
+            float beta = s->trans_a == BT_TRANS ? 1.0f : 0.0f;
+            status = bt_gemm(g->device, s->trans_a, s->trans_b, s->m, s->n, s->k, 1.0f, g->a, 0,
+                             packed_ld(s->trans_a, s->k, s->m), g->b, 0,
+                             packed_ld(s->trans_b, s->n, s->k), beta, g->c, 0, s->n, NULL);
+        }
+        if (status != BT_OK || (r + 1) % GEMM_GROUP != 0)
+            continue;
+        cl_event next = NULL;
+        cl_int err = clEnqueueMarkerWithWaitList(queue, 0, NULL, &next);
+        if (err != CL_SUCCESS) {
+            status = cl_failed(g->error, err, "clEnqueueMarkerWithWaitList");
+            break;
+        }
+        err = clFlush(queue);
+        if (err == CL_SUCCESS && previous)
+            err = clWaitForEvents(1, &previous);
+        if (previous)
+            clReleaseEvent(previous);
+        previous = next;
+        if (err != CL_SUCCESS)
+            status = cl_failed(g->error, err, "waiting for queued GEMMs");
+    }
+    if (previous)
+        clReleaseEvent(previous);
+    bt_status finished = bt_device_finish(g->device);
+    return status != BT_OK ? status : finished;
+}
+
+/* One row of the table. */
+typedef struct bench_row {
+    size_t m;
+    double step_seconds;      /* wall-clock per step */
+    double host_seconds;      /* calling thread's CPU time per step */
+    double gemm_seconds;      /* the step's GEMMs alone, per step */
+    double gemm_flops;        /* FLOPs of one step's GEMMs */
+    bt_profile profile;       /* device time of the profiled run */
+} bench_row;
+
+/* Everything one batch size creates. */
+typedef struct bench_case {
+    bt_network *network;
+    bt_scheduler *scheduler;
+    gemm_alone gemm;
+} bench_case;
+
+static void bench_case_destroy(bench_case *c)
+{
+    bt_buffer_destroy(c->gemm.c);
+    bt_buffer_destroy(c->gemm.b);
+    bt_buffer_destroy(c->gemm.a);
+    bt_scheduler_destroy(c->scheduler);
+    bt_network_destroy(c->network);
+}
+
+/* Scratch buffers large enough for every shape, zero-filled so that no GEMM reads garbage. */
+static bt_status create_gemm_buffers(gemm_alone *g)
+{
+    size_t a_size = 1, b_size = 1, c_size = 1;
+    for (size_t i = 0; i < g->count; ++i) {
+        const bt_gemm_shape *s = &g->shapes[i];
+        a_size = s->m * s->k > a_size ? s->m * s->k : a_size;
+        b_size = s->k * s->n > b_size ? s->k * s->n : b_size;
+        c_size = s->m * s->n > c_size ? s->m * s->n : c_size;
+    }
+    bt_status status = bt_buffer_create(g->device, a_size * sizeof(float), &g->a);
+    if (status == BT_OK)
+        status = bt_buffer_create(g->device, b_size * sizeof(float), &g->b);
+    if (status == BT_OK)
+        status = bt_buffer_create(g->device, c_size * sizeof(float), &g->c);
+    if (status == BT_OK)
+        status = bt_buffer_fill_float(g->a, 0, a_size, 0.0f);
+    if (status == BT_OK)
+        status = bt_buffer_fill_float(g->b, 0, b_size, 0.0f);
+    if (status == BT_OK)
+        status = bt_buffer_fill_float(g->c, 0, c_size, 0.0f);
+    if (status == BT_OK)
+        status = bt_device_finish(g->device);
+    return status;
+}
+
+/* Measure one batch size into *row. On failure *what says which stage failed. */
+static bt_status bench_one(const bench_args *a, bt_device *device, const bt_device_data *data,
+                           size_t m, double *samples, bench_row *row, bench_error *error)
+{
+    memset(row, 0, sizeof *row);
+    row->m = m;
+    bench_case c;
+    memset(&c, 0, sizeof c);
+    c.gemm.device = device;
+    c.gemm.error = error;
+
+    bt_network_opts net_opts = a->net;
+    net_opts.max_batch = m;
+    net_opts.seed = 1;
+    bt_scheduler_opts sched_opts = bt_scheduler_opts_default();
+    sched_opts.batch_size = m;
+    sched_opts.sgd.eta = 0.1f; /* small: nothing diverges however many steps run */
+    sched_opts.seed = 1;
+    sched_opts.drop_last = true; /* every step has exactly m examples */
+
+    progress(m, "creating the network and compiling its GEMMs");
+    snprintf(error->what, sizeof error->what, "creating the network for m=%zu", m);
+    bt_status status = bt_network_create(device, &net_opts, &c.network);
+    if (status == BT_OK)
+        status = bt_network_warmup(c.network, &m, 1);
+    if (status == BT_OK)
+        status = bt_scheduler_create(c.network, data, &sched_opts, &c.scheduler);
+    if (status == BT_OK)
+        status = bt_scheduler_run(c.scheduler, UNTIMED_STEPS);
+
+    if (status == BT_OK) {
+        snprintf(error->what, sizeof error->what, "preparing the GEMMs alone at m=%zu", m);
+        status = bt_network_step_shapes(c.network, m, c.gemm.shapes, MAX_SHAPES, &c.gemm.count);
+    }
+    if (status == BT_OK) {
+        for (size_t i = 0; i < c.gemm.count; ++i) {
+            const bt_gemm_shape *s = &c.gemm.shapes[i];
+            row->gemm_flops += 2.0 * (double)s->m * (double)s->n * (double)s->k;
+        }
+        status = create_gemm_buffers(&c.gemm);
+    }
+    if (status == BT_OK)
+        status = run_gemms(&c.gemm, 1); /* untimed, like the steps above */
+
+    /* Steps and GEMMs alone are measured in turns, so that both see the same load of the
+     * machine (other processes, clock changes) and their ratio stays meaningful. */
+    size_t steps = 0, reps = 0;
+    if (status == BT_OK) {
+        progress(m, "calibrating");
+        snprintf(error->what, sizeof error->what, "timing training steps at m=%zu", m);
+        status = calibrate(run_steps, c.scheduler, a->seconds, &steps);
+    }
+    if (status == BT_OK) {
+        snprintf(error->what, sizeof error->what, "timing the GEMMs alone at m=%zu", m);
+        status = calibrate(run_gemms, &c.gemm, a->seconds, &reps);
+    }
+    double *step_wall = samples, *step_cpu = samples + a->repeats;
+    double *gemm_wall = samples + 2 * a->repeats;
+    double gemm_cpu = 0.0; /* the host's cost of the GEMMs alone: not shown */
+    for (size_t r = 0; r < a->repeats && status == BT_OK; ++r) {
+        char what[64];
+        snprintf(what, sizeof what, "timing, round %zu of %zu", r + 1, a->repeats);
+        progress(m, what);
+        snprintf(error->what, sizeof error->what, "timing training steps at m=%zu", m);
+        status = time_work(run_steps, c.scheduler, steps, &step_wall[r], &step_cpu[r]);
+        if (status == BT_OK) {
+            snprintf(error->what, sizeof error->what, "timing the GEMMs alone at m=%zu", m);
+            status = time_work(run_gemms, &c.gemm, reps, &gemm_wall[r], &gemm_cpu);
+        }
+    }
+    if (status == BT_OK) {
+        row->step_seconds = median(step_wall, a->repeats);
+        row->host_seconds = median(step_cpu, a->repeats);
+        row->gemm_seconds = median(gemm_wall, a->repeats);
+    }
+
+    if (status == BT_OK && bt_cli_interrupted())
+        status = BT_ERR_INTERRUPTED;
+    if (status == BT_OK) {
+        progress(m, "profiling");
+        snprintf(error->what, sizeof error->what, "profiling training steps at m=%zu", m);
+        status = bt_network_set_profiling(c.network, true);
+        if (status == BT_OK)
+            status = bt_scheduler_run(c.scheduler,
+                                      steps < MAX_PROFILED_STEPS ? steps : MAX_PROFILED_STEPS);
+        if (status == BT_OK)
+            status = bt_network_take_profile(c.network, &row->profile);
+        bt_status off = bt_network_set_profiling(c.network, false);
+        if (status == BT_OK)
+            status = off;
+    }
+    bench_case_destroy(&c);
+    return status;
+}
+
+/* ----- output ----- */
+
+/* "784,30,10" */
+static void print_header(const bench_args *a, const bt_device *device, size_t examples)
+{
+    const bt_device_info *info = bt_device_get_info(device);
+    char sizes[256];
+    printf("device: %s (%s); network %s, hidden %s, output %s, cost %s; %zu synthetic "
+           "examples; medians of %zu x >= %g s\n",
+           info->name, info->platform_name, bt_cli_format_sizes(&a->net, sizes, sizeof sizes),
+           bt_activation_str(a->net.hidden), bt_activation_str(a->net.output),
+           bt_cost_str(a->net.cost), examples, a->repeats, a->seconds);
+    printf("%7s %9s %11s %9s %6s %8s %6s %6s %6s %13s\n", "m", "step ms", "examples/s", "GEMM ms",
+           "ratio", "GFLOP/s", "gemm%", "kern%", "data%", "host us/step");
+    fflush(stdout);
+}
+
+static void print_row(const bench_row *r)
+{
+    const bt_profile *p = &r->profile;
+    double busy = p->gemm_seconds + p->kernel_seconds + p->data_seconds;
+    double scale = busy > 0.0 ? 100.0 / busy : 0.0;
+    printf("%7zu %9.3f %11.0f %9.3f %6.2f %8.2f %6.1f %6.1f %6.1f %13.1f\n", r->m,
+           1e3 * r->step_seconds, (double)r->m / r->step_seconds, 1e3 * r->gemm_seconds,
+           r->step_seconds / r->gemm_seconds, r->gemm_flops / r->gemm_seconds * 1e-9,
+           scale * p->gemm_seconds, scale * p->kernel_seconds, scale * p->data_seconds,
+           1e6 * r->host_seconds);
+    fflush(stdout);
+}
+
+/* ----- the command ----- */
+
+/* Device, data and scratch arrays shared by every batch size. */
+typedef struct bench_run {
+    bt_device *device;
+    bt_dataset *dataset;     /* host copies: freed once the data is on the device */
+    uint8_t *pixels, *labels;
+    bt_device_data *data;
+    double *samples; /* 3 x repeats: step wall and CPU, GEMM-alone wall seconds per round */
+} bench_run;
+
+static void bench_run_destroy(bench_run *r)
+{
+    bt_device_data_destroy(r->data);
+    bt_dataset_destroy(r->dataset);
+    bt_device_destroy(r->device);
+    free(r->samples);
+    free(r->labels);
+    free(r->pixels);
+}
+
+/* max(MIN_EXAMPLES, largest m) random examples on the device. */
+static bt_status create_data(const bench_args *a, bench_run *r, size_t *examples)
+{
+    size_t count = MIN_EXAMPLES;
+    for (size_t i = 0; i < a->n_batch_sizes; ++i)
+        count = a->batch_sizes[i] > count ? a->batch_sizes[i] : count;
+    size_t features = a->net.sizes[0], outputs = a->net.sizes[a->net.n_sizes - 1];
+    unsigned classes = outputs < 256 ? (unsigned)outputs : 256u; /* labels are bytes */
+    *examples = count;
+    if (count > SIZE_MAX / features)
+        return BT_ERR_OUT_OF_HOST_MEMORY;
+    r->pixels = malloc(count * features);
+    r->labels = malloc(count);
+    if (!r->pixels || !r->labels)
+        return BT_ERR_OUT_OF_HOST_MEMORY;
+    uint64_t state = 0x9e3779b97f4a7c15ull; /* xorshift64: fixed, cheap, good enough here */
+    for (size_t i = 0; i < count * features; ++i) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        r->pixels[i] = (uint8_t)(state >> 56);
+    }
+    for (size_t i = 0; i < count; ++i) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        r->labels[i] = (uint8_t)((state >> 32) % classes);
+    }
+    bt_status status =
+        bt_dataset_create_from_memory(r->pixels, r->labels, count, features, classes, &r->dataset);
+    if (status == BT_OK)
+        status = bt_device_data_create(r->device, r->dataset, &r->data);
+    /* Only the device copy is used from here on. */
+    bt_dataset_destroy(r->dataset);
+    r->dataset = NULL;
+    free(r->labels);
+    r->labels = NULL;
+    free(r->pixels);
+    r->pixels = NULL;
+    return status;
+}
+
+int bt_cmd_bench(int argc, char **argv)
+{
+    bench_args args;
+    int code = parse_args(argc, argv, &args);
+    if (code >= 0)
+        return code;
+
+    bt_cli_catch_sigint();
+    show_progress = isatty(fileno(stderr));
+
+    bench_run run;
+    memset(&run, 0, sizeof run);
+    bt_device_opts device_opts = bt_cli_device_opts(args.selector, args.use_cache);
+    bt_status status = bt_device_create(&device_opts, &run.device);
+    if (status != BT_OK)
+        code = bt_cli_report(CMD, status, "cannot open the OpenCL device");
+
+    size_t examples = 0;
+    if (code < 0) {
+        run.samples = malloc(3 * args.repeats * sizeof *run.samples);
+        status = run.samples ? create_data(&args, &run, &examples) : BT_ERR_OUT_OF_HOST_MEMORY;
+        if (status == BT_ERR_OUT_OF_HOST_MEMORY)
+            bt_clear_error();
+        if (status != BT_OK)
+            code = bt_cli_report(CMD, status, "cannot create the synthetic dataset");
+    }
+
+    size_t rows = 0;
+    if (code < 0) {
+        print_header(&args, run.device, examples);
+        bench_error error;
+        for (size_t i = 0; i < args.n_batch_sizes && code < 0; ++i) {
+            bench_row row;
+            error.what[0] = '\0';
+            status = bench_one(&args, run.device, run.data, args.batch_sizes[i], run.samples, &row,
+                               &error);
+            progress_clear();
+            if (status == BT_OK) {
+                print_row(&row);
+                ++rows;
+            } else if (status == BT_ERR_INTERRUPTED) {
+                fprintf(stderr, "batchtune %s: interrupted\n", CMD);
+                code = BT_EXIT_INTERRUPTED;
+            } else {
+                code = bt_cli_report(CMD, status, error.what);
+            }
+        }
+    }
+    if (rows > 0)
+        printf("ratio = step time / time of the same GEMMs alone; 1.00 means everything but the "
+               "GEMMs is free\n");
+    if (code < 0)
+        code = bt_cli_interrupted() ? BT_EXIT_INTERRUPTED : BT_EXIT_OK;
+    bench_run_destroy(&run);
+    bt_cli_release_sigint();
+    return code;
+}
