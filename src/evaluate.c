@@ -23,7 +23,7 @@ static bt_status enqueue_gather_range(bt_network *net, const bt_device_data *dat
     BT_SET_ARG(k, 4, features);
     BT_SET_ARG(k, 5, x);
     BT_SET_ARG(k, 6, y);
-    return bt_network_enqueue(net, k, m * data->features, BT_PROF_DATA, "gather_range");
+    return bt_network_enqueue(net, k, bt_gather_work_items(m, data->features), BT_PROF_DATA, "gather_range");
 }
 
 static bt_status enqueue_reduce(bt_network *net, size_t m, bt_buffer *partials, size_t slot)

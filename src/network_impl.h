@@ -48,6 +48,13 @@ struct bt_network {
  * the enqueue call, which fills it). */
 cl_event *bt_network_profile_slot(bt_network *net, bt_profile_kind kind);
 
+/* Work-items of the gather kernels: one per chunk of GATHER_CHUNK (cl/data.cl) pixels of a row. */
+#define BT_GATHER_CHUNK 16
+static inline size_t bt_gather_work_items(size_t m, size_t features)
+{
+    return m * ((features + BT_GATHER_CHUNK - 1) / BT_GATHER_CHUNK);
+}
+
 /* Set one kernel argument from a variable, returning the failure (needs error.h). */
 #define BT_SET_ARG(kernel, index, value)                                                        \
     BT_CL_TRY(clSetKernelArg(kernel, index, sizeof(value), &(value)), "clSetKernelArg")

@@ -149,7 +149,7 @@ static bt_status enqueue_gather(bt_scheduler *s, size_t m)
     BT_SET_ARG(k, 5, features);
     BT_SET_ARG(k, 6, x);
     BT_SET_ARG(k, 7, y);
-    return bt_network_enqueue(net, k, m * s->data->features, BT_PROF_DATA, "gather_indexed");
+    return bt_network_enqueue(net, k, bt_gather_work_items(m, s->data->features), BT_PROF_DATA, "gather_indexed");
 }
 
 /* Keep at most two groups of MARKER_INTERVAL steps queued: wait for the previous marker. */
