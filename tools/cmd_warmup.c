@@ -59,7 +59,7 @@ int bt_cmd_warmup(int argc, char **argv)
         bt_program_build_info info;
         status = bt_program_create(device, *name, NULL, &program, &info);
         if (status == BT_OK) {
-            printf("  %-24s %8.3f s  %s\n", *name, info.seconds,
+            printf("  %-28s %8.3f s  %s\n", *name, info.seconds,
                    info.from_cache ? "from cache"
                    : info.cache_rejected ? "compiled (corrupt cache file replaced)"
                                          : "compiled");
@@ -72,8 +72,8 @@ int bt_cmd_warmup(int argc, char **argv)
         status = bt_gemm_warmup(device, NULL, 0);
         double gemm_seconds = bt_cli_now() - start;
         if (status == BT_OK) {
-            printf("  %-24s %8.3f s\n", "CLBlast SGEMM (4 variants)", gemm_seconds);
-            printf("  %-24s %8.3f s\n", "total", total + gemm_seconds);
+            printf("  %-28s %8.3f s\n", "CLBlast SGEMM (4 transposes)", gemm_seconds);
+            printf("  %-28s %8.3f s\n", "total", total + gemm_seconds);
         }
     }
     int code = status == BT_OK ? BT_EXIT_OK : bt_cli_report("warmup", status, "warm-up failed");
