@@ -417,8 +417,12 @@ BT_API bt_status bt_network_predict_host(bt_network *network, const float *x, si
 typedef struct bt_profile {
     double gemm_seconds;    /* CLBlast GEMM calls */
     double kernel_seconds;  /* our element-wise kernels (activations, deltas, bias updates) */
-    double data_seconds;    /* batch assembly (gather) and transfers */
-    size_t gemm_calls, kernel_calls, data_calls;
+    double data_seconds;    /* batch assembly on the device (gather) */
+    double transfer_seconds; /* streamed uploads on the transfer queue */
+    /* The part of transfer_seconds during which the compute queue was busy: the transfer time
+     * that streaming hid behind compute. */
+    double transfer_hidden_seconds;
+    size_t gemm_calls, kernel_calls, data_calls, transfer_calls;
 } bt_profile;
 
 /* While on, every command the network (and a scheduler driving it) enqueues keeps its event.
@@ -457,12 +461,31 @@ typedef struct bt_eval {
 BT_API bt_status bt_network_evaluate(bt_network *network, const bt_device_data *data,
                                      bt_eval *out);
 
+/* Where the training data lives while the scheduler feeds the network. */
+typedef enum bt_data_mode {
+    BT_DATA_AUTO,     /* resident when it fits (see bt_scheduler_opts.memory_limit), else stream */
+    BT_DATA_RESIDENT, /* uploaded once; batches gathered on the device */
+    BT_DATA_STREAM,   /* batches packed on the host and uploaded through a ring of buffers */
+} bt_data_mode;
+
+/* "auto", "resident", "stream". */
+BT_API const char *bt_data_mode_str(bt_data_mode mode);
+
 typedef struct bt_scheduler_opts {
     size_t batch_size;  /* m, 1 .. the training-set size */
     bt_sgd sgd;         /* n_train is filled in from the data when 0 */
     uint64_t seed;      /* the shuffle: one permutation per epoch, a function of seed and epoch */
     bool drop_last;     /* drop an epoch's last partial batch instead of stepping with it */
+    /* For bt_scheduler_create_from_host only: */
+    bt_data_mode mode;     /* default BT_DATA_AUTO */
+    size_t ring_size;      /* streaming: batch buffers in flight, >= 2 (default 3) */
+    /* Auto mode keeps the data resident when its compact size (uint8 pixels and labels) is at
+     * most BT_RESIDENT_FRACTION of this many bytes and fits one allocation; 0 means the device's
+     * global memory. Tests lower it to force streaming on small data. */
+    uint64_t memory_limit;
 } bt_scheduler_opts;
+
+#define BT_RESIDENT_FRACTION 0.5
 
 BT_API bt_scheduler_opts bt_scheduler_opts_default(void);
 
@@ -475,6 +498,20 @@ typedef struct bt_scheduler bt_scheduler;
 
 BT_API bt_status bt_scheduler_create(bt_network *network, const bt_device_data *train,
                                      const bt_scheduler_opts *opts, bt_scheduler **out);
+
+/* The same from host data, resident or streamed according to opts->mode. Streaming: each step's
+ * shuffled batch is packed (uint8) into pinned host memory and uploaded on the device's transfer
+ * queue into one of opts->ring_size device buffers while the compute queue works on the previous
+ * ones; the gather on the compute queue waits for its upload's event, and an upload waits for the
+ * gather that last read its buffer. Resident: the data is uploaded once and owned by the
+ * scheduler. Both modes give the same batches for the same seed. The dataset must outlive a
+ * streaming scheduler. */
+BT_API bt_status bt_scheduler_create_from_host(bt_network *network, const bt_dataset *train,
+                                               const bt_scheduler_opts *opts,
+                                               bt_scheduler **out);
+
+/* BT_DATA_RESIDENT or BT_DATA_STREAM: the mode in use. */
+BT_API bt_data_mode bt_scheduler_data_mode(const bt_scheduler *scheduler);
 BT_API void bt_scheduler_destroy(bt_scheduler *scheduler);
 
 /* Steps in one epoch (the last partial batch counted unless drop_last). */

@@ -397,6 +397,10 @@ static bt_status open_context(bt_device *dev)
     dev->queue = clCreateCommandQueue(dev->context, dev->device, CL_QUEUE_PROFILING_ENABLE, &err);
     if (err != CL_SUCCESS)
         return bt_fail_cl(err, "clCreateCommandQueue");
+    dev->transfer_queue =
+        clCreateCommandQueue(dev->context, dev->device, CL_QUEUE_PROFILING_ENABLE, &err);
+    if (err != CL_SUCCESS)
+        return bt_fail_cl(err, "clCreateCommandQueue (transfer queue)");
     return BT_OK;
 }
 
@@ -454,6 +458,10 @@ void bt_device_destroy(bt_device *dev)
 {
     if (!dev)
         return;
+    if (dev->transfer_queue) {
+        clFinish(dev->transfer_queue);
+        clReleaseCommandQueue(dev->transfer_queue);
+    }
     if (dev->queue) {
         clFinish(dev->queue);
         clReleaseCommandQueue(dev->queue);

@@ -10,6 +10,8 @@ struct bt_device {
     cl_device_id device;
     cl_context context;    /* owned */
     cl_command_queue queue; /* owned; in order, profiling enabled */
+    /* owned; a second in-order queue for uploads that overlap the compute queue's work */
+    cl_command_queue transfer_queue;
     uint64_t allocated_bytes; /* sum of live bt_buffer sizes */
     char *cache_dir;       /* owned; NULL: no program-binary cache */
     char *kernel_dir;      /* owned; NULL: embedded kernel sources only */

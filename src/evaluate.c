@@ -42,17 +42,17 @@ static bt_status enqueue_reduce(bt_network *net, size_t m, bt_buffer *partials, 
     return BT_OK;
 }
 
-bt_status bt_check_data_fits(const bt_network *net, const bt_device_data *data)
+bt_status bt_check_shape_fits(const bt_network *net, size_t features, unsigned classes)
 {
     size_t inputs = net->opts.sizes[0], outputs = net->opts.sizes[net->layers];
-    if (data->features != inputs)
+    if (features != inputs)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "the data has %zu features per example but the "
                                                 "network's input layer has %zu units",
-                       data->features, inputs);
-    if (data->classes > outputs)
+                       features, inputs);
+    if (classes > outputs)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "the data has %u classes but the network's "
                                                 "output layer has only %zu units",
-                       data->classes, outputs);
+                       classes, outputs);
     return BT_OK;
 }
 
@@ -60,7 +60,7 @@ bt_status bt_network_evaluate(bt_network *net, const bt_device_data *data, bt_ev
 {
     if (!net || !data || !out)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_evaluate: NULL argument");
-    BT_TRY(bt_check_data_fits(net, data));
+    BT_TRY(bt_check_shape_fits(net, data->features, data->classes));
     size_t chunk = net->rows, chunks = (data->count + chunk - 1) / chunk;
     bt_buffer *partials = NULL;
     BT_TRY(bt_buffer_create(net->device, 2 * chunks * sizeof(float), &partials));

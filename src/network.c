@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device_impl.h"
 #include "error.h"
 #include "network_impl.h"
 #include "rng.h"
@@ -203,13 +204,56 @@ bt_status bt_network_set_profiling(bt_network *net, bool on)
     return BT_OK;
 }
 
+typedef struct interval {
+    cl_ulong start, end;
+} interval;
+
+static int by_start(const void *a, const void *b)
+{
+    const interval *x = a, *y = b;
+    return (x->start > y->start) - (x->start < y->start);
+}
+
+/* Total overlap of each transfer with the (sorted, non-overlapping: one in-order queue) compute
+ * intervals. */
+static double hidden_seconds(const interval *compute, size_t n_compute, const interval *transfer,
+                             size_t n_transfer)
+{
+    cl_ulong hidden = 0;
+    for (size_t t = 0; t < n_transfer; ++t) {
+        /* First compute interval that may end after this transfer starts. */
+        size_t lo = 0, hi = n_compute;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (compute[mid].end <= transfer[t].start)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t c = lo; c < n_compute && compute[c].start < transfer[t].end; ++c) {
+            cl_ulong from = compute[c].start > transfer[t].start ? compute[c].start
+                                                                 : transfer[t].start;
+            cl_ulong to = compute[c].end < transfer[t].end ? compute[c].end : transfer[t].end;
+            if (to > from)
+                hidden += to - from;
+        }
+    }
+    return (double)hidden * 1e-9;
+}
+
 bt_status bt_network_take_profile(bt_network *net, bt_profile *out)
 {
     if (!net || !out)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_take_profile: NULL argument");
     memset(out, 0, sizeof *out);
     BT_TRY(bt_device_finish(net->device));
-    bt_status status = BT_OK;
+    BT_CL_TRY(clFinish(net->device->transfer_queue), "clFinish (transfer queue)");
+    interval *compute = malloc((net->event_count + 1) * sizeof *compute);
+    interval *transfer = malloc((net->event_count + 1) * sizeof *transfer);
+    size_t n_compute = 0, n_transfer = 0;
+    bt_status status = compute && transfer
+                           ? BT_OK
+                           : bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     for (size_t i = 0; i < net->event_count && status == BT_OK; ++i) {
         cl_event ev = net->events[i].event;
         if (!ev)
@@ -223,35 +267,76 @@ bt_status bt_network_take_profile(bt_network *net, bt_profile *out)
             status = bt_fail_cl(err, "clGetEventProfilingInfo");
             break;
         }
-        double seconds = end > start ? (double)(end - start) * 1e-9 : 0.0;
+        if (end < start)
+            end = start;
+        double seconds = (double)(end - start) * 1e-9;
+        interval span = {start, end};
         switch (net->events[i].kind) {
         case BT_PROF_GEMM:
             out->gemm_seconds += seconds;
             out->gemm_calls++;
+            compute[n_compute++] = span;
             break;
         case BT_PROF_KERNEL:
             out->kernel_seconds += seconds;
             out->kernel_calls++;
+            compute[n_compute++] = span;
             break;
         case BT_PROF_DATA:
             out->data_seconds += seconds;
             out->data_calls++;
+            compute[n_compute++] = span;
+            break;
+        case BT_PROF_TRANSFER:
+            out->transfer_seconds += seconds;
+            out->transfer_calls++;
+            transfer[n_transfer++] = span;
             break;
         }
     }
+    if (status == BT_OK && n_transfer) {
+        qsort(compute, n_compute, sizeof *compute, by_start);
+        out->transfer_hidden_seconds = hidden_seconds(compute, n_compute, transfer, n_transfer);
+    }
+    free(compute);
+    free(transfer);
     release_events(net);
     return status;
 }
 
 /* ---- enqueueing ----------------------------------------------------------------------------- */
 
+void bt_network_profile_add(bt_network *net, bt_profile_kind kind, cl_event event)
+{
+    cl_event *slot = event ? bt_network_profile_slot(net, kind) : NULL;
+    if (slot && clRetainEvent(event) == CL_SUCCESS)
+        *slot = event;
+}
+
 bt_status bt_network_enqueue(bt_network *net, cl_kernel kernel, size_t count,
                              bt_profile_kind kind, const char *name)
 {
+    return bt_network_enqueue_after(net, kernel, count, kind, name, NULL, NULL);
+}
+
+bt_status bt_network_enqueue_after(bt_network *net, cl_kernel kernel, size_t count,
+                                   bt_profile_kind kind, const char *name, cl_event wait,
+                                   cl_event *done)
+{
     size_t local = net->local_size;
     size_t global = (count + local - 1) / local * local;
+    /* An event costs host time: ask for one only when it is used. */
+    cl_event event = NULL;
+    cl_event *event_out = (done || net->profiling) ? &event : NULL;
     cl_int err = clEnqueueNDRangeKernel(bt_device_cl_queue(net->device), kernel, 1, NULL, &global,
-                                        &local, 0, NULL, bt_network_profile_slot(net, kind));
+                                        &local, wait ? 1 : 0, wait ? &wait : NULL, event_out);
+    if (err == CL_SUCCESS && event) {
+        bt_network_profile_add(net, kind, event);
+        if (done)
+            *done = event;
+        else
+            clReleaseEvent(event);
+    }
     if (err != CL_SUCCESS)
         return bt_fail(err == CL_OUT_OF_RESOURCES ? BT_ERR_DEVICE_MEMORY : BT_ERR_OPENCL,
                        "enqueueing kernel %s over %zu work-items: %s (%d)", name, count,

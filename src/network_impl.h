@@ -8,7 +8,12 @@
 /* Rows of one evaluation chunk: large enough for efficient GEMMs, small enough to stay cheap. */
 #define BT_EVAL_CHUNK 2048
 
-typedef enum bt_profile_kind { BT_PROF_GEMM, BT_PROF_KERNEL, BT_PROF_DATA } bt_profile_kind;
+typedef enum bt_profile_kind {
+    BT_PROF_GEMM,
+    BT_PROF_KERNEL,
+    BT_PROF_DATA,     /* gathers on the compute queue */
+    BT_PROF_TRANSFER, /* uploads on the transfer queue */
+} bt_profile_kind;
 
 typedef struct bt_profile_event {
     cl_event event;
@@ -63,6 +68,15 @@ static inline size_t bt_gather_work_items(size_t m, size_t features)
 bt_status bt_network_enqueue(bt_network *net, cl_kernel kernel, size_t count,
                              bt_profile_kind kind, const char *name);
 
+/* The same, after the event `wait` (may be NULL), giving the kernel's event in *done (may be NULL;
+ * the caller releases it). */
+bt_status bt_network_enqueue_after(bt_network *net, cl_kernel kernel, size_t count,
+                                   bt_profile_kind kind, const char *name, cl_event wait,
+                                   cl_event *done);
+
+/* Keep a command's event for the profile (retained; no-op unless profiling). */
+void bt_network_profile_add(bt_network *net, bt_profile_kind kind, cl_event event);
+
 /* Forward pass of the first m rows of act[0]; the output layer runs `output_kernel` (one of
  * output_delta, output_evaluate, output_activate), whose extra arguments are set here. */
 bt_status bt_network_enqueue_forward(bt_network *net, size_t m, cl_kernel output_kernel);
@@ -70,8 +84,7 @@ bt_status bt_network_enqueue_forward(bt_network *net, size_t m, cl_kernel output
 /* One SGD step on the batch in act[0] / labels: forward, backward, update. */
 bt_status bt_network_enqueue_step(bt_network *net, size_t m, const bt_sgd *sgd);
 
-/* The data's features match the input layer and its classes fit the output layer. */
-struct bt_device_data;
-bt_status bt_check_data_fits(const bt_network *net, const struct bt_device_data *data);
+/* Data of `features` per example and `classes` labels fits the network's input and output. */
+bt_status bt_check_shape_fits(const bt_network *net, size_t features, unsigned classes);
 
 #endif
