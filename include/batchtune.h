@@ -461,6 +461,11 @@ typedef struct bt_eval {
 BT_API bt_status bt_network_evaluate(bt_network *network, const bt_device_data *data,
                                      bt_eval *out);
 
+/* The same for data in host memory (e.g. a training set too large to keep on the device): each
+ * chunk is uploaded in its compact uint8 form, then evaluated as above. */
+BT_API bt_status bt_network_evaluate_dataset(bt_network *network, const bt_dataset *data,
+                                             bt_eval *out);
+
 /* Where the training data lives while the scheduler feeds the network. */
 typedef enum bt_data_mode {
     BT_DATA_AUTO,     /* resident when it fits (see bt_scheduler_opts.memory_limit), else stream */

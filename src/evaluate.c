@@ -56,26 +56,42 @@ bt_status bt_check_shape_fits(const bt_network *net, size_t features, unsigned c
     return BT_OK;
 }
 
-bt_status bt_network_evaluate(bt_network *net, const bt_device_data *data, bt_eval *out)
+/* Where the chunks come from: device-resident data, or a host dataset uploaded chunk by chunk
+ * into `staging` (the pixels) and `staging_labels`. */
+typedef struct eval_source {
+    const bt_device_data *resident;
+    const bt_dataset *host;
+    bt_device_data staging; /* host mode: one chunk's buffers, in device_data form */
+} eval_source;
+
+static bt_status enqueue_chunk(bt_network *net, eval_source *src, size_t first, size_t m)
 {
-    if (!net || !data || !out)
-        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_evaluate: NULL argument");
-    BT_TRY(bt_check_shape_fits(net, data->features, data->classes));
-    size_t chunk = net->rows, chunks = (data->count + chunk - 1) / chunk;
+    if (src->resident)
+        return enqueue_gather_range(net, src->resident, first, m);
+    size_t features = src->staging.features;
+    BT_TRY(bt_buffer_write(src->staging.pixels, 0, bt_dataset_pixels(src->host) + first * features,
+                           m * features));
+    BT_TRY(bt_buffer_write(src->staging.labels, 0, bt_dataset_labels(src->host) + first, m));
+    return enqueue_gather_range(net, &src->staging, 0, m);
+}
+
+static bt_status evaluate_chunks(bt_network *net, eval_source *src, size_t count, bt_eval *out)
+{
+    size_t chunk = net->rows, chunks = (count + chunk - 1) / chunk;
     bt_buffer *partials = NULL;
-    BT_TRY(bt_buffer_create(net->device, 2 * chunks * sizeof(float), &partials));
-    float *sums = malloc(2 * chunks * sizeof *sums);
+    BT_TRY(bt_buffer_create(net->device, 2 * (chunks ? chunks : 1) * sizeof(float), &partials));
+    float *sums = malloc(2 * (chunks ? chunks : 1) * sizeof *sums);
     bt_status status = sums ? BT_OK : bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     for (size_t c = 0; c < chunks && status == BT_OK; ++c) {
         size_t first = c * chunk;
-        size_t m = data->count - first < chunk ? data->count - first : chunk;
-        status = enqueue_gather_range(net, data, first, m);
+        size_t m = count - first < chunk ? count - first : chunk;
+        status = enqueue_chunk(net, src, first, m);
         if (status == BT_OK)
             status = bt_network_enqueue_forward(net, m, net->k.output_evaluate);
         if (status == BT_OK)
             status = enqueue_reduce(net, m, partials, c);
     }
-    if (status == BT_OK)
+    if (status == BT_OK && chunks)
         status = bt_buffer_read(partials, 0, sums, 2 * chunks * sizeof(float));
     if (status == BT_OK) {
         /* Per-chunk float sums are exact for the counts; the costs add up in double here. */
@@ -84,12 +100,41 @@ bt_status bt_network_evaluate(bt_network *net, const bt_device_data *data, bt_ev
             cost += sums[2 * c];
             correct += sums[2 * c + 1];
         }
-        out->count = data->count;
+        out->count = count;
         out->correct = (size_t)(correct + 0.5);
-        out->accuracy = data->count ? (double)out->correct / (double)data->count : 0.0;
-        out->cost = data->count ? cost / (double)data->count : 0.0;
+        out->accuracy = count ? (double)out->correct / (double)count : 0.0;
+        out->cost = count ? cost / (double)count : 0.0;
     }
     free(sums);
     bt_buffer_destroy(partials);
+    return status;
+}
+
+bt_status bt_network_evaluate(bt_network *net, const bt_device_data *data, bt_eval *out)
+{
+    if (!net || !data || !out)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_evaluate: NULL argument");
+    BT_TRY(bt_check_shape_fits(net, data->features, data->classes));
+    eval_source src = {.resident = data};
+    return evaluate_chunks(net, &src, data->count, out);
+}
+
+bt_status bt_network_evaluate_dataset(bt_network *net, const bt_dataset *data, bt_eval *out)
+{
+    if (!net || !data || !out)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_evaluate_dataset: NULL argument");
+    size_t count = bt_dataset_count(data), features = bt_dataset_features(data);
+    BT_TRY(bt_check_shape_fits(net, features, bt_dataset_classes(data)));
+    size_t rows = count < net->rows ? count : net->rows;
+    eval_source src = {.host = data};
+    src.staging.features = features;
+    bt_status status = bt_buffer_create(net->device, (rows ? rows : 1) * features,
+                                        &src.staging.pixels);
+    if (status == BT_OK)
+        status = bt_buffer_create(net->device, rows ? rows : 1, &src.staging.labels);
+    if (status == BT_OK)
+        status = evaluate_chunks(net, &src, count, out);
+    bt_buffer_destroy(src.staging.pixels);
+    bt_buffer_destroy(src.staging.labels);
     return status;
 }

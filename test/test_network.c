@@ -305,6 +305,12 @@ static void test_evaluation_and_prediction_match_the_reference(void **state)
         assert_true(labs((long)eval.correct - (long)correct_ref) <= 2);
         assert_true(fabs(eval.accuracy - (double)eval.correct / 5000.0) < 1e-12);
         assert_true(fabs(eval.cost - cost_ref) <= 1e-4 * fabs(cost_ref));
+        /* From host memory, uploaded chunk by chunk: the same result. */
+        bt_eval from_host;
+        BT_ASSERT_OK(bt_network_evaluate_dataset(net, data, &from_host));
+        assert_int_equal(from_host.correct, eval.correct);
+        assert_int_equal(from_host.count, eval.count);
+        assert_true(fabs(from_host.cost - eval.cost) <= 1e-12 * fabs(eval.cost));
 
         float *out = malloc(3000 * 10 * sizeof *out), *xf = malloc(3000 * 20 * sizeof *xf);
         double *out_ref = malloc(3000 * 10 * sizeof *out_ref);

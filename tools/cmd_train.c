@@ -39,6 +39,10 @@ static void print_help(void)
         "      --epochs N        epochs to train, >= 1 (default 30)\n"
         "      --seed S          initial parameters use S, the shuffle a hash of S (default 1)\n"
         "      --drop-last       skip each epoch's last partial mini-batch\n"
+        "      --data-mode MODE  auto: keep the training set on the device when its compact\n"
+        "                        form takes at most half of the device's memory, else stream\n"
+        "                        batches; resident; stream (default auto)\n"
+        "      --memory-limit MIB  memory that auto mode plans with (default: the device's)\n"
         "data and device:\n"
         "      --data DIR        folder of MNIST-format IDX files (default\n"
         "                        " BT_DEFAULT_DATA_DIR ")\n"
@@ -69,6 +73,8 @@ typedef struct train_args {
     size_t validation;
     const char *selector, *data_dir, *save_path;
     bool drop_last, use_cache, quiet, keep_best;
+    bt_data_mode data_mode;
+    uint64_t memory_limit; /* bytes; 0: the device's global memory */
 } train_args;
 
 /* Everything a run creates; train_run_destroy releases it in reverse order. */
@@ -76,7 +82,7 @@ typedef struct train_run {
     bt_dataset *train, *validation, *test;
     bt_device *device;
     bt_network *network;
-    bt_device_data *train_data, *validation_data, *test_data;
+    bt_device_data *validation_data, *test_data;
     bt_scheduler *scheduler;
     float *best_params; /* --keep-best: the parameters of the best validation epoch so far */
     size_t best_epoch;
@@ -89,7 +95,6 @@ static void train_run_destroy(train_run *r)
     bt_scheduler_destroy(r->scheduler);
     bt_device_data_destroy(r->test_data);
     bt_device_data_destroy(r->validation_data);
-    bt_device_data_destroy(r->train_data);
     bt_network_destroy(r->network);
     bt_device_destroy(r->device);
     bt_dataset_destroy(r->test);
@@ -208,18 +213,15 @@ static int prepare(const train_args *a, train_run *r)
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "warm-up failed");
 
-    status = bt_device_data_create(r->device, r->train, &r->train_data);
-    if (status == BT_OK)
-        status = bt_device_data_create(r->device, r->validation, &r->validation_data);
+    status = bt_device_data_create(r->device, r->validation, &r->validation_data);
     if (status == BT_OK)
         status = bt_device_data_create(r->device, r->test, &r->test_data);
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "cannot upload the data to the device");
-    /* The device holds the data now; the host copies are not needed again. */
-    bt_dataset_destroy(r->train);
+    /* The device holds these now; the training set stays: a streaming scheduler reads it. */
     bt_dataset_destroy(r->validation);
     bt_dataset_destroy(r->test);
-    r->train = r->validation = r->test = NULL;
+    r->validation = r->test = NULL;
 
     bt_scheduler_opts sched_opts = bt_scheduler_opts_default();
     sched_opts.batch_size = a->batch_size;
@@ -228,9 +230,13 @@ static int prepare(const train_args *a, train_run *r)
     sched_opts.sgd.n_train = 0; /* the training-set size */
     sched_opts.seed = shuffle_seed(a->net.seed);
     sched_opts.drop_last = a->drop_last;
-    status = bt_scheduler_create(r->network, r->train_data, &sched_opts, &r->scheduler);
+    sched_opts.mode = a->data_mode;
+    sched_opts.memory_limit = a->memory_limit;
+    status = bt_scheduler_create_from_host(r->network, r->train, &sched_opts, &r->scheduler);
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "cannot create the scheduler");
+    if (!a->quiet)
+        printf("training data: %s\n", bt_data_mode_str(bt_scheduler_data_mode(r->scheduler)));
     return BT_EXIT_OK;
 }
 
@@ -295,7 +301,7 @@ static train_outcome train_epochs(const train_args *a, train_run *r, int *code)
             return TRAIN_INTERRUPTED;
         }
         bt_eval train_eval, validation_eval;
-        status = bt_network_evaluate(r->network, r->train_data, &train_eval);
+        status = bt_network_evaluate_dataset(r->network, r->train, &train_eval);
         if (status == BT_OK)
             status = bt_network_evaluate(r->network, r->validation_data, &validation_eval);
         if (status != BT_OK) {
@@ -400,6 +406,8 @@ enum {
     OPT_SAVE,
     OPT_NO_CACHE,
     OPT_KEEP_BEST,
+    OPT_DATA_MODE,
+    OPT_MEMORY_LIMIT,
 };
 
 static const struct option train_options[] = {
@@ -420,6 +428,8 @@ static const struct option train_options[] = {
     {"save", required_argument, NULL, OPT_SAVE},
     {"no-cache", no_argument, NULL, OPT_NO_CACHE},
     {"keep-best", no_argument, NULL, OPT_KEEP_BEST},
+    {"data-mode", required_argument, NULL, OPT_DATA_MODE},
+    {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {0, 0, 0, 0},
@@ -499,6 +509,21 @@ static int parse_option(int opt, const char *arg, train_args *a)
     case OPT_KEEP_BEST:
         a->keep_best = true;
         return BT_EXIT_OK;
+    case OPT_DATA_MODE:
+        for (int mode = BT_DATA_AUTO; mode <= BT_DATA_STREAM; ++mode) {
+            if (strcmp(arg, bt_data_mode_str((bt_data_mode)mode)) == 0) {
+                a->data_mode = (bt_data_mode)mode;
+                return BT_EXIT_OK;
+            }
+        }
+        return bt_cli_usage_error(CMD, "--data-mode '%s': expected auto, resident or stream", arg);
+    case OPT_MEMORY_LIMIT: {
+        unsigned long long mib = 0;
+        if (!bt_cli_parse_u64(arg, &mib) || mib == 0 || mib > (1ull << 40))
+            return bt_cli_usage_error(CMD, "--memory-limit '%s': expected MiB, 1..2^40", arg);
+        a->memory_limit = (uint64_t)mib << 20;
+        return BT_EXIT_OK;
+    }
     case 'q':
         a->quiet = true;
         return BT_EXIT_OK;
