@@ -59,6 +59,8 @@ static void print_help(void)
            "                           " DEFAULT_BATCH_SIZES ")\n"
            "      --seconds S          minimum length of one measurement, > 0 (default 0.3)\n"
            "      --repeats R          rounds of measurements; medians are shown (default 5)\n"
+           "      --no-streaming       skip the second table (training data streamed from the\n"
+           "                           host through a ring of buffers vs resident)\n"
            "device:\n"
            "  -d, --device SEL         device selector (see 'batchtune devices'); default: the\n"
            "                           BATCHTUNE_DEVICE variable, else the first GPU, else device 0\n"
@@ -122,6 +124,7 @@ typedef struct bench_args {
     size_t repeats;
     const char *selector;
     bool use_cache;
+    bool streaming; /* also time streamed data (the data-modes table) */
 } bench_args;
 
 /* Fills *a from the command line. Returns -1 to go on, else the exit code. */
@@ -135,6 +138,7 @@ static int parse_args(int argc, char **argv, bench_args *a)
         OPT_SECONDS,
         OPT_REPEATS,
         OPT_NO_CACHE,
+        OPT_NO_STREAMING,
     };
     static const struct option options[] = {{"layers", required_argument, NULL, OPT_LAYERS},
                                             {"hidden", required_argument, NULL, OPT_HIDDEN},
@@ -145,6 +149,7 @@ static int parse_args(int argc, char **argv, bench_args *a)
                                             {"repeats", required_argument, NULL, OPT_REPEATS},
                                             {"device", required_argument, NULL, 'd'},
                                             {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+                                            {"no-streaming", no_argument, NULL, OPT_NO_STREAMING},
                                             {"help", no_argument, NULL, 'h'},
                                             {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -156,6 +161,7 @@ static int parse_args(int argc, char **argv, bench_args *a)
     a->seconds = 0.3;
     a->repeats = 5;
     a->use_cache = true;
+    a->streaming = true;
     parse_batch_sizes(DEFAULT_BATCH_SIZES, a->batch_sizes, &a->n_batch_sizes);
 
     int opt;
@@ -205,6 +211,9 @@ static int parse_args(int argc, char **argv, bench_args *a)
             break;
         case OPT_NO_CACHE:
             a->use_cache = false;
+            break;
+        case OPT_NO_STREAMING:
+            a->streaming = false;
             break;
         case 'h':
             print_help();
@@ -391,12 +400,16 @@ typedef struct bench_row {
     double gemm_seconds;      /* the step's GEMMs alone, per step */
     double gemm_flops;        /* FLOPs of one step's GEMMs */
     bt_profile profile;       /* device time of the profiled run */
+    double stream_seconds;    /* wall-clock per step with streamed data */
+    double stream_host_seconds;
+    bt_profile stream_profile;
 } bench_row;
 
 /* Everything one batch size creates. */
 typedef struct bench_case {
     bt_network *network;
     bt_scheduler *scheduler;
+    bt_scheduler *stream_scheduler; /* the same network fed through the streaming ring */
     gemm_alone gemm;
 } bench_case;
 
@@ -405,6 +418,7 @@ static void bench_case_destroy(bench_case *c)
     bt_buffer_destroy(c->gemm.c);
     bt_buffer_destroy(c->gemm.b);
     bt_buffer_destroy(c->gemm.a);
+    bt_scheduler_destroy(c->stream_scheduler);
     bt_scheduler_destroy(c->scheduler);
     bt_network_destroy(c->network);
 }
@@ -436,8 +450,22 @@ static bt_status create_gemm_buffers(gemm_alone *g)
 }
 
 /* Measure one batch size into *row. On failure *what says which stage failed. */
-static bt_status bench_one(const bench_args *a, bt_device *device, const bt_device_data *data,
-                           size_t m, double *samples, bench_row *row, bench_error *error)
+/* The profiled run of one scheduler into *profile. */
+static bt_status profile_steps(bt_network *network, bt_scheduler *scheduler, size_t steps,
+                               bt_profile *profile)
+{
+    bt_status status = bt_network_set_profiling(network, true);
+    if (status == BT_OK)
+        status = bt_scheduler_run(scheduler, steps < MAX_PROFILED_STEPS ? steps : MAX_PROFILED_STEPS);
+    if (status == BT_OK)
+        status = bt_network_take_profile(network, profile);
+    bt_status off = bt_network_set_profiling(network, false);
+    return status == BT_OK ? off : status;
+}
+
+static bt_status bench_one(const bench_args *a, bt_device *device, const bt_dataset *dataset,
+                           const bt_device_data *data, size_t m, double *samples, bench_row *row,
+                           bench_error *error)
 {
     memset(row, 0, sizeof *row);
     row->m = m;
@@ -464,6 +492,14 @@ static bt_status bench_one(const bench_args *a, bt_device *device, const bt_devi
         status = bt_scheduler_create(c.network, data, &sched_opts, &c.scheduler);
     if (status == BT_OK)
         status = bt_scheduler_run(c.scheduler, UNTIMED_STEPS);
+    if (status == BT_OK && a->streaming) {
+        snprintf(error->what, sizeof error->what, "creating the streaming scheduler for m=%zu", m);
+        sched_opts.mode = BT_DATA_STREAM;
+        status = bt_scheduler_create_from_host(c.network, dataset, &sched_opts,
+                                               &c.stream_scheduler);
+        if (status == BT_OK)
+            status = bt_scheduler_run(c.stream_scheduler, UNTIMED_STEPS);
+    }
 
     if (status == BT_OK) {
         snprintf(error->what, sizeof error->what, "preparing the GEMMs alone at m=%zu", m);
@@ -493,6 +529,7 @@ static bt_status bench_one(const bench_args *a, bt_device *device, const bt_devi
     }
     double *step_wall = samples, *step_cpu = samples + a->repeats;
     double *gemm_wall = samples + 2 * a->repeats;
+    double *stream_wall = samples + 3 * a->repeats, *stream_cpu = samples + 4 * a->repeats;
     double gemm_cpu = 0.0; /* the host's cost of the GEMMs alone: not shown */
     for (size_t r = 0; r < a->repeats && status == BT_OK; ++r) {
         char what[64];
@@ -504,11 +541,20 @@ static bt_status bench_one(const bench_args *a, bt_device *device, const bt_devi
             snprintf(error->what, sizeof error->what, "timing the GEMMs alone at m=%zu", m);
             status = time_work(run_gemms, &c.gemm, reps, &gemm_wall[r], &gemm_cpu);
         }
+        if (status == BT_OK && c.stream_scheduler) {
+            snprintf(error->what, sizeof error->what, "timing streamed steps at m=%zu", m);
+            status = time_work(run_steps, c.stream_scheduler, steps, &stream_wall[r],
+                               &stream_cpu[r]);
+        }
     }
     if (status == BT_OK) {
         row->step_seconds = median(step_wall, a->repeats);
         row->host_seconds = median(step_cpu, a->repeats);
         row->gemm_seconds = median(gemm_wall, a->repeats);
+        if (c.stream_scheduler) {
+            row->stream_seconds = median(stream_wall, a->repeats);
+            row->stream_host_seconds = median(stream_cpu, a->repeats);
+        }
     }
 
     if (status == BT_OK && bt_cli_interrupted())
@@ -516,15 +562,11 @@ static bt_status bench_one(const bench_args *a, bt_device *device, const bt_devi
     if (status == BT_OK) {
         progress(m, "profiling");
         snprintf(error->what, sizeof error->what, "profiling training steps at m=%zu", m);
-        status = bt_network_set_profiling(c.network, true);
-        if (status == BT_OK)
-            status = bt_scheduler_run(c.scheduler,
-                                      steps < MAX_PROFILED_STEPS ? steps : MAX_PROFILED_STEPS);
-        if (status == BT_OK)
-            status = bt_network_take_profile(c.network, &row->profile);
-        bt_status off = bt_network_set_profiling(c.network, false);
-        if (status == BT_OK)
-            status = off;
+        status = profile_steps(c.network, c.scheduler, steps, &row->profile);
+        if (status == BT_OK && c.stream_scheduler) {
+            snprintf(error->what, sizeof error->what, "profiling streamed steps at m=%zu", m);
+            status = profile_steps(c.network, c.stream_scheduler, steps, &row->stream_profile);
+        }
     }
     bench_case_destroy(&c);
     return status;
@@ -560,15 +602,37 @@ static void print_row(const bench_row *r)
     fflush(stdout);
 }
 
+/* The data-modes table: resident against streamed training data, per batch size. */
+static void print_modes(const bench_row *rows, size_t count)
+{
+    printf("\ntraining data resident on the device vs streamed from the host (ring of 3 "
+           "buffers, separate transfer queue):\n");
+    printf("%7s %13s %13s %9s %15s %14s %8s\n", "m", "resident st/s", "streamed st/s",
+           "str/res", "str host us/st", "transfer us/st", "hidden%");
+    for (size_t i = 0; i < count; ++i) {
+        const bench_row *r = &rows[i];
+        const bt_profile *p = &r->stream_profile;
+        size_t steps = p->data_calls ? p->data_calls : 1; /* one gather per step */
+        printf("%7zu %13.1f %13.1f %9.3f %15.1f %14.1f %8.1f\n", r->m, 1.0 / r->step_seconds,
+               1.0 / r->stream_seconds, r->step_seconds / r->stream_seconds,
+               1e6 * r->stream_host_seconds, 1e6 * p->transfer_seconds / (double)steps,
+               p->transfer_seconds > 0.0 ? 100.0 * p->transfer_hidden_seconds / p->transfer_seconds
+                                         : 0.0);
+    }
+    printf("str/res = streamed throughput / resident throughput; hidden%% = share of the upload "
+           "time during which the compute queue was busy\n");
+}
+
 /* ----- the command ----- */
 
 /* Device, data and scratch arrays shared by every batch size. */
 typedef struct bench_run {
     bt_device *device;
-    bt_dataset *dataset;     /* host copies: freed once the data is on the device */
+    bt_dataset *dataset;     /* host copy: what the streaming scheduler reads */
     uint8_t *pixels, *labels;
     bt_device_data *data;
-    double *samples; /* 3 x repeats: step wall and CPU, GEMM-alone wall seconds per round */
+    double *samples; /* 5 x repeats: step wall and CPU, GEMM-alone wall, streamed wall and CPU */
+    bench_row *rows; /* one per batch size, for the data-modes table */
 } bench_run;
 
 static void bench_run_destroy(bench_run *r)
@@ -577,6 +641,7 @@ static void bench_run_destroy(bench_run *r)
     bt_dataset_destroy(r->dataset);
     bt_device_destroy(r->device);
     free(r->samples);
+    free(r->rows);
     free(r->labels);
     free(r->pixels);
 }
@@ -613,9 +678,7 @@ static bt_status create_data(const bench_args *a, bench_run *r, size_t *examples
         bt_dataset_create_from_memory(r->pixels, r->labels, count, features, classes, &r->dataset);
     if (status == BT_OK)
         status = bt_device_data_create(r->device, r->dataset, &r->data);
-    /* Only the device copy is used from here on. */
-    bt_dataset_destroy(r->dataset);
-    r->dataset = NULL;
+    /* The dataset keeps its own copy. */
     free(r->labels);
     r->labels = NULL;
     free(r->pixels);
@@ -642,8 +705,10 @@ int bt_cmd_bench(int argc, char **argv)
 
     size_t examples = 0;
     if (code < 0) {
-        run.samples = malloc(3 * args.repeats * sizeof *run.samples);
-        status = run.samples ? create_data(&args, &run, &examples) : BT_ERR_OUT_OF_HOST_MEMORY;
+        run.samples = malloc(5 * args.repeats * sizeof *run.samples);
+        run.rows = malloc(args.n_batch_sizes * sizeof *run.rows);
+        status = run.samples && run.rows ? create_data(&args, &run, &examples)
+                                         : BT_ERR_OUT_OF_HOST_MEMORY;
         if (status == BT_ERR_OUT_OF_HOST_MEMORY)
             bt_clear_error();
         if (status != BT_OK)
@@ -655,13 +720,13 @@ int bt_cmd_bench(int argc, char **argv)
         print_header(&args, run.device, examples);
         bench_error error;
         for (size_t i = 0; i < args.n_batch_sizes && code < 0; ++i) {
-            bench_row row;
+            bench_row *row = &run.rows[rows];
             error.what[0] = '\0';
-            status = bench_one(&args, run.device, run.data, args.batch_sizes[i], run.samples, &row,
-                               &error);
+            status = bench_one(&args, run.device, run.dataset, run.data, args.batch_sizes[i],
+                               run.samples, row, &error);
             progress_clear();
             if (status == BT_OK) {
-                print_row(&row);
+                print_row(row);
                 ++rows;
             } else if (status == BT_ERR_INTERRUPTED) {
                 fprintf(stderr, "batchtune %s: interrupted\n", CMD);
@@ -674,6 +739,8 @@ int bt_cmd_bench(int argc, char **argv)
     if (rows > 0)
         printf("ratio = step time / time of the same GEMMs alone; 1.00 means everything but the "
                "GEMMs is free\n");
+    if (rows > 0 && args.streaming)
+        print_modes(run.rows, rows);
     if (code < 0)
         code = bt_cli_interrupted() ? BT_EXIT_INTERRUPTED : BT_EXIT_OK;
     bench_run_destroy(&run);
