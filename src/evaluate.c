@@ -9,21 +9,30 @@
 /* Work-group size of reduce_pairs (REDUCE_GROUP in cl/reduce.cl). */
 #define REDUCE_GROUP 256
 
+bt_status bt_network_enqueue_gather_range(bt_network *net, const bt_buffer *pixels,
+                                          const bt_buffer *labels, size_t first, size_t m,
+                                          size_t features, cl_event wait, cl_event *done)
+{
+    cl_kernel k = net->k.gather_range;
+    cl_mem pixel_mem = bt_buffer_cl_mem(pixels), label_mem = bt_buffer_cl_mem(labels);
+    cl_mem x = bt_buffer_cl_mem(net->act[0]), y = bt_buffer_cl_mem(net->labels);
+    cl_uint start = (cl_uint)first, rows = (cl_uint)m, width = (cl_uint)features;
+    BT_SET_ARG(k, 0, pixel_mem);
+    BT_SET_ARG(k, 1, label_mem);
+    BT_SET_ARG(k, 2, start);
+    BT_SET_ARG(k, 3, rows);
+    BT_SET_ARG(k, 4, width);
+    BT_SET_ARG(k, 5, x);
+    BT_SET_ARG(k, 6, y);
+    return bt_network_enqueue_after(net, k, bt_gather_work_items(m, features), BT_PROF_DATA,
+                                    "gather_range", wait, done);
+}
+
 static bt_status enqueue_gather_range(bt_network *net, const bt_device_data *data, size_t first,
                                       size_t m)
 {
-    cl_kernel k = net->k.gather_range;
-    cl_mem pixels = bt_buffer_cl_mem(data->pixels), labels = bt_buffer_cl_mem(data->labels);
-    cl_mem x = bt_buffer_cl_mem(net->act[0]), y = bt_buffer_cl_mem(net->labels);
-    cl_uint start = (cl_uint)first, rows = (cl_uint)m, features = (cl_uint)data->features;
-    BT_SET_ARG(k, 0, pixels);
-    BT_SET_ARG(k, 1, labels);
-    BT_SET_ARG(k, 2, start);
-    BT_SET_ARG(k, 3, rows);
-    BT_SET_ARG(k, 4, features);
-    BT_SET_ARG(k, 5, x);
-    BT_SET_ARG(k, 6, y);
-    return bt_network_enqueue(net, k, bt_gather_work_items(m, data->features), BT_PROF_DATA, "gather_range");
+    return bt_network_enqueue_gather_range(net, data->pixels, data->labels, first, m,
+                                           data->features, NULL, NULL);
 }
 
 static bt_status enqueue_reduce(bt_network *net, size_t m, bt_buffer *partials, size_t slot)

@@ -74,6 +74,12 @@ bt_status bt_network_enqueue_after(bt_network *net, cl_kernel kernel, size_t cou
                                    bt_profile_kind kind, const char *name, cl_event wait,
                                    cl_event *done);
 
+/* Gather rows first .. first+m of uint8 `pixels` (features each) and `labels` into the network's
+ * input, scaled to [0, 1]; after `wait` (may be NULL), the kernel's event in *done (may be NULL). */
+bt_status bt_network_enqueue_gather_range(bt_network *net, const bt_buffer *pixels,
+                                          const bt_buffer *labels, size_t first, size_t m,
+                                          size_t features, cl_event wait, cl_event *done);
+
 /* Keep a command's event for the profile (retained; no-op unless profiling). */
 void bt_network_profile_add(bt_network *net, bt_profile_kind kind, cl_event event);
 

@@ -146,25 +146,6 @@ static bt_status upload(bt_stream_ring *ring, stream_slot *slot, size_t m)
     return BT_OK;
 }
 
-static bt_status gather(bt_stream_ring *ring, stream_slot *slot, size_t m)
-{
-    bt_network *net = ring->net;
-    cl_kernel k = net->k.gather_range;
-    cl_mem pixels = bt_buffer_cl_mem(slot->pixels), labels = bt_buffer_cl_mem(slot->labels);
-    cl_mem x = bt_buffer_cl_mem(net->act[0]), y = bt_buffer_cl_mem(net->labels);
-    cl_uint first = 0, rows = (cl_uint)m, features = (cl_uint)ring->features;
-    BT_SET_ARG(k, 0, pixels);
-    BT_SET_ARG(k, 1, labels);
-    BT_SET_ARG(k, 2, first);
-    BT_SET_ARG(k, 3, rows);
-    BT_SET_ARG(k, 4, features);
-    BT_SET_ARG(k, 5, x);
-    BT_SET_ARG(k, 6, y);
-    release_event(&slot->consumed);
-    return bt_network_enqueue_after(net, k, bt_gather_work_items(m, ring->features), BT_PROF_DATA,
-                                    "gather_range (streamed)", slot->uploaded, &slot->consumed);
-}
-
 bt_status bt_stream_ring_enqueue_batch(bt_stream_ring *ring, const uint32_t *order, size_t first,
                                        size_t m)
 {
@@ -176,5 +157,7 @@ bt_status bt_stream_ring_enqueue_batch(bt_stream_ring *ring, const uint32_t *ord
         BT_CL_TRY(clWaitForEvents(1, &slot->uploaded), "waiting for a streamed upload");
     pack(ring, slot, order, first, m);
     BT_TRY(upload(ring, slot, m));
-    return gather(ring, slot, m);
+    release_event(&slot->consumed);
+    return bt_network_enqueue_gather_range(ring->net, slot->pixels, slot->labels, 0, m,
+                                           ring->features, slot->uploaded, &slot->consumed);
 }
