@@ -451,9 +451,9 @@ static void test_invalid_configurations_are_rejected(void **state)
     BT_ASSERT_OK(bt_network_parse_sizes("784,256,128,10", &opts));
     assert_int_equal(opts.n_sizes, 4);
     assert_int_equal(opts.sizes[1], 256);
-    static const char *bad_sizes[] = {"", "784", "784,,10", "784,10,", "784,0,10", "a,b",
-                                      "784,-3", "784,99999999999", "1,2,3,4,5,6,7,8,9,10,11,12,"
-                                                                   "13,14,15,16,17,18"};
+    static const char too_many[] = "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18";
+    static const char *bad_sizes[] = {"",       "784",      "784,,10",         "784,10,",
+                                      "784,0,10", "a,b", "784,-3", "784,99999999999", too_many};
     for (size_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; ++i)
         assert_int_equal(bt_network_parse_sizes(bad_sizes[i], &opts), BT_ERR_INVALID_ARGUMENT);
 
