@@ -14,8 +14,9 @@ if(NOT TARGET CLBlast::CLBlast)
   endif()
 endif()
 
-find_package(cJSON CONFIG QUIET)
-if(cJSON_FOUND AND NOT TARGET cJSON::cJSON)
+# cJSON: `batchtune tune` writes its summary.json with it, and the tests parse it back.
+find_package(cJSON CONFIG REQUIRED)
+if(NOT TARGET cJSON::cJSON)
   add_library(cJSON::cJSON INTERFACE IMPORTED)
   target_link_libraries(cJSON::cJSON INTERFACE cjson)
   if(CJSON_INCLUDE_DIRS)

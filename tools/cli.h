@@ -57,5 +57,6 @@ int bt_cmd_warmup(int argc, char **argv);
 int bt_cmd_train(int argc, char **argv);
 int bt_cmd_eval(int argc, char **argv);
 int bt_cmd_bench(int argc, char **argv);
+int bt_cmd_tune(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"train", bt_cmd_train, "train a network and report validation and test accuracy"},
     {"eval", bt_cmd_eval, "evaluate a saved parameter file on the test (or another) split"},
     {"bench", bt_cmd_bench, "time training steps per batch size against the GEMMs alone"},
+    {"tune", bt_cmd_tune, "find the batch size that reaches a validation accuracy fastest"},
 };
 
 static void print_usage(FILE *out)
