@@ -8,9 +8,10 @@
  * - Constructors are `bt_status bt_X_create(..., bt_X **out)`; *out is NULL on failure. The caller
  *   owns what it creates and releases it with bt_X_destroy(), which accepts NULL.
  * - Matrices are row-major float32 unless stated otherwise.
- * - The library never prints, never exits, and reads only two environment variables:
- *   BATCHTUNE_DEVICE (device selection when no selector is given) and XDG_CACHE_HOME / HOME (the
- *   default program-binary cache folder).
+ * - The library never prints, never exits, and reads only these environment variables:
+ *   BATCHTUNE_DEVICE (device selection when no selector is given), XDG_CACHE_HOME / HOME (the
+ *   default program-binary cache folder) and XDG_DATA_HOME / HOME (the default folder of stored
+ *   GEMM parameters).
  */
 #ifndef BATCHTUNE_H
 #define BATCHTUNE_H
@@ -144,6 +145,12 @@ typedef struct bt_device_opts {
     /* Folder of .cl files that replace the embedded kernel sources of the same name (for kernel
      * development). NULL: use the embedded sources. */
     const char *kernel_dir;
+    /* true (default): apply the device's stored CLBlast GEMM parameters (batchtune tune-gemm)
+     * when they match it; see batchtune_gemm_tuning.h. */
+    bool apply_gemm_tuning;
+    /* Folder of stored GEMM parameters. NULL: $XDG_DATA_HOME/batchtune, else
+     * $HOME/.local/share/batchtune. */
+    const char *gemm_tuning_dir;
 } bt_device_opts;
 
 BT_API bt_device_opts bt_device_opts_default(void);
@@ -234,7 +241,8 @@ typedef enum bt_transpose {
 /* C <- alpha * op(A) * op(B) + beta * C, row-major, op(A) is m x k, op(B) is k x n, C is m x n.
  * Offsets and leading dimensions are in floats. The call is enqueued on the device's queue and
  * returns without waiting. If `event` is not NULL it receives the event of the GEMM (the caller
- * releases it with clReleaseEvent), for profiling. The first call of each transpose combination
+ * releases it with clReleaseEvent), for profiling; on CLBlast's indirect path (large products,
+ * see batchtune_gemm_tuning.h) that is the event of its last kernel only. The first call of each transpose combination
  * compiles CLBlast's kernels (seconds): call bt_gemm_warmup() before timing anything. */
 BT_API bt_status bt_gemm(bt_device *device, bt_transpose trans_a, bt_transpose trans_b, size_t m,
                          size_t n, size_t k, float alpha, const bt_buffer *a, size_t a_offset,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "gemm_impl.h"
 
 #define NO_PLATFORM_HINT                                                                        \
     "install an OpenCL ICD: pocl-opencl-icd for the CPU, or your GPU vendor's OpenCL driver"
@@ -352,7 +353,9 @@ bt_device_opts bt_device_opts_default(void)
     bt_device_opts opts = {.selector = NULL,
                            .cache_dir = NULL,
                            .use_program_cache = true,
-                           .kernel_dir = NULL};
+                           .kernel_dir = NULL,
+                           .apply_gemm_tuning = true,
+                           .gemm_tuning_dir = NULL};
     return opts;
 }
 
@@ -450,6 +453,7 @@ bt_status bt_device_create(const bt_device_opts *opts, bt_device **out)
         bt_device_destroy(dev);
         return status;
     }
+    bt_device_gemm_tuning_open(dev, opts); /* never fails; see bt_device_gemm_tuning_status */
     *out = dev;
     return BT_OK;
 }
@@ -466,6 +470,8 @@ void bt_device_destroy(bt_device *dev)
         clFinish(dev->queue);
         clReleaseCommandQueue(dev->queue);
     }
+    if (dev->gemm_scratch)
+        clReleaseMemObject(dev->gemm_scratch);
     if (dev->context)
         clReleaseContext(dev->context);
     free(dev->cache_dir);

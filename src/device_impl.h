@@ -3,6 +3,7 @@
 #define BT_DEVICE_IMPL_H
 
 #include "batchtune.h"
+#include "batchtune_gemm_tuning.h"
 
 struct bt_device {
     bt_device_info info;
@@ -15,6 +16,13 @@ struct bt_device {
     uint64_t allocated_bytes; /* sum of live bt_buffer sizes */
     char *cache_dir;       /* owned; NULL: no program-binary cache */
     char *kernel_dir;      /* owned; NULL: embedded kernel sources only */
+    /* CLBlast's temporary matrices for its indirect GEMM path: one buffer, grown on demand and
+     * shared by every GEMM (the queue is in order, so calls never overlap). */
+    cl_mem gemm_scratch;   /* owned; NULL until a GEMM needs it */
+    size_t gemm_scratch_bytes;
+    bt_gemm_params gemm_params;             /* parts applied through this handle */
+    bt_gemm_tuning_state gemm_tuning_state; /* what opening did about stored parameters */
+    char gemm_tuning_status[1200];          /* its message, for the user */
 };
 
 #endif

@@ -1,12 +1,14 @@
-/* GEMM dispatch: the only file that talks to CLBlast. */
+/* GEMM dispatch through CLBlast (with gemm_tuning.c, the only files that include its header). */
 #include <clblast_c.h>
 #include <stdlib.h>
 
 #include "device_impl.h"
 #include "error.h"
+#include "gemm_impl.h"
 
-static const char *clblast_status_name(CLBlastStatusCode code)
+const char *bt_clblast_status_name(int status)
 {
+    CLBlastStatusCode code = (CLBlastStatusCode)status;
     switch (code) {
 #define BT_CLBLAST_CASE_(c)                                                                     \
     case c:                                                                                     \
@@ -38,10 +40,18 @@ static const char *clblast_status_name(CLBlastStatusCode code)
     }
 }
 
-/* What a user can do about a CLBlast failure, by the class of the code. */
-static bt_status map_clblast_status(CLBlastStatusCode code)
+#define BT_STRINGIFY_(x) #x
+#define BT_STRINGIFY(x) BT_STRINGIFY_(x)
+
+const char *bt_clblast_version(void)
 {
-    switch (code) {
+    return BT_STRINGIFY(CLBLAST_VERSION_MAJOR) "." BT_STRINGIFY(
+        CLBLAST_VERSION_MINOR) "." BT_STRINGIFY(CLBLAST_VERSION_PATCH);
+}
+
+bt_status bt_clblast_status_map(int status)
+{
+    switch ((CLBlastStatusCode)status) {
     case CLBlastInvalidMatrixA:
     case CLBlastInvalidMatrixB:
     case CLBlastInvalidMatrixC:
@@ -70,6 +80,32 @@ static CLBlastTranspose to_clblast(bt_transpose t)
     return t == BT_TRANS ? CLBlastTransposeYes : CLBlastTransposeNo;
 }
 
+/* Makes dev->gemm_scratch hold at least `bytes`. The old buffer may still be in use by GEMMs
+ * already enqueued: releasing it is safe, OpenCL frees it once they have finished. Grows to
+ * 1.5x the request so that a slowly growing series of shapes does not reallocate every time. */
+static bt_status ensure_scratch(bt_device *dev, size_t bytes)
+{
+    if (dev->gemm_scratch && dev->gemm_scratch_bytes >= bytes)
+        return BT_OK;
+    if (bytes > dev->info.max_alloc_bytes)
+        return bt_fail(BT_ERR_DEVICE_MEMORY,
+                       "CLBlast needs a temporary buffer of %zu bytes, above the largest single "
+                       "allocation of '%s' (%llu bytes)",
+                       bytes, dev->info.name, (unsigned long long)dev->info.max_alloc_bytes);
+    size_t grown = bytes + bytes / 2;
+    if (grown > dev->info.max_alloc_bytes)
+        grown = bytes;
+    cl_int err = CL_SUCCESS;
+    cl_mem mem = clCreateBuffer(dev->context, CL_MEM_READ_WRITE, grown, NULL, &err);
+    if (err != CL_SUCCESS)
+        return bt_fail_cl(err, "clCreateBuffer (CLBlast's temporary GEMM buffer)");
+    if (dev->gemm_scratch)
+        clReleaseMemObject(dev->gemm_scratch);
+    dev->gemm_scratch = mem;
+    dev->gemm_scratch_bytes = grown;
+    return BT_OK;
+}
+
 bt_status bt_gemm(bt_device *dev, bt_transpose trans_a, bt_transpose trans_b, size_t m, size_t n,
                   size_t k, float alpha, const bt_buffer *a, size_t a_offset, size_t lda,
                   const bt_buffer *b, size_t b_offset, size_t ldb, float beta, bt_buffer *c,
@@ -81,16 +117,30 @@ bt_status bt_gemm(bt_device *dev, bt_transpose trans_a, bt_transpose trans_b, si
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm: dimensions must be above zero "
                                                 "(m=%zu n=%zu k=%zu)",
                        m, n, k);
+    CLBlastTranspose ta = to_clblast(trans_a), tb = to_clblast(trans_b);
+    /* On its indirect path CLBlast would allocate (and free) temporary matrices in every call;
+     * it asks for none (0 bytes) on its direct path. The query costs well under a microsecond. */
+    size_t temp_bytes = 0;
     CLBlastStatusCode code =
-        CLBlastSgemm(CLBlastLayoutRowMajor, to_clblast(trans_a), to_clblast(trans_b), m, n, k,
-                     alpha, bt_buffer_cl_mem(a), a_offset, lda, bt_buffer_cl_mem(b), b_offset,
-                     ldb, beta, bt_buffer_cl_mem(c), c_offset, ldc, &dev->queue, event);
+        CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, m, n, k, a_offset, lda,
+                                   b_offset, ldb, c_offset, ldc, &dev->queue, &temp_bytes);
+    if (code == CLBlastSuccess && temp_bytes > 0) {
+        BT_TRY(ensure_scratch(dev, temp_bytes));
+        code = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha,
+                                          bt_buffer_cl_mem(a), a_offset, lda, bt_buffer_cl_mem(b),
+                                          b_offset, ldb, beta, bt_buffer_cl_mem(c), c_offset, ldc,
+                                          &dev->queue, event, dev->gemm_scratch);
+    } else if (code == CLBlastSuccess) {
+        code = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha, bt_buffer_cl_mem(a),
+                            a_offset, lda, bt_buffer_cl_mem(b), b_offset, ldb, beta,
+                            bt_buffer_cl_mem(c), c_offset, ldc, &dev->queue, event);
+    }
     if (code != CLBlastSuccess)
-        return bt_fail(map_clblast_status(code),
+        return bt_fail(bt_clblast_status_map(code),
                        "CLBlastSgemm(%s%s, m=%zu n=%zu k=%zu, lda=%zu ldb=%zu ldc=%zu) on '%s' "
                        "failed: %s (%d)",
                        trans_a == BT_TRANS ? "T" : "N", trans_b == BT_TRANS ? "T" : "N", m, n, k,
-                       lda, ldb, ldc, dev->info.name, clblast_status_name(code), (int)code);
+                       lda, ldb, ldc, dev->info.name, bt_clblast_status_name(code), (int)code);
     return BT_OK;
 }
 

@@ -4,8 +4,11 @@
  * Tolerance: the classical forward-error bound of a length-k dot product in float,
  *   |c - c_ref| <= (k + 2) * FLT_EPSILON * (|alpha| * sum_p |a_ip| |b_pj| + |beta| |c0_ij|),
  * checked for every element. It holds for any summation order, so it does not depend on how
- * CLBlast tiles the product. The largest observed error relative to that bound is printed. */
+ * CLBlast tiles the product. The largest observed error relative to that bound is printed. The
+ * cases run again with non-default GEMM parameters applied (direct, indirect and both paths). */
 #include "test_support.h"
+
+#include "batchtune_gemm_tuning.h"
 
 #include <float.h>
 #include <math.h>
@@ -218,6 +221,69 @@ static void test_invalid_arguments(void **state)
     bt_buffer_destroy(c);
 }
 
+/* A valid parameter set unlike CLBlast's defaults, with the split at 20^3 multiply-adds. */
+static bt_gemm_params tuned_params(void)
+{
+    bt_gemm_params p;
+    memset(&p, 0, sizeof p);
+    p.has_direct = true;
+    static const unsigned direct[BT_GEMM_DIRECT_COUNT] = {
+        [BT_GEMM_DIRECT_WGD] = 32,   [BT_GEMM_DIRECT_MDIMCD] = 8, [BT_GEMM_DIRECT_NDIMCD] = 4,
+        [BT_GEMM_DIRECT_MDIMAD] = 4, [BT_GEMM_DIRECT_NDIMBD] = 8, [BT_GEMM_DIRECT_KWID] = 8,
+        [BT_GEMM_DIRECT_VWMD] = 4,   [BT_GEMM_DIRECT_VWND] = 2,   [BT_GEMM_DIRECT_PADA] = 1,
+        [BT_GEMM_DIRECT_PADB] = 0};
+    memcpy(p.direct, direct, sizeof direct);
+    p.has_indirect = true;
+    static const unsigned indirect[BT_GEMM_INDIRECT_COUNT] = {
+        [BT_GEMM_INDIRECT_GEMMK] = 0, [BT_GEMM_INDIRECT_KREG] = 1,  [BT_GEMM_INDIRECT_MWG] = 64,
+        [BT_GEMM_INDIRECT_NWG] = 32,  [BT_GEMM_INDIRECT_KWG] = 32,  [BT_GEMM_INDIRECT_MDIMC] = 8,
+        [BT_GEMM_INDIRECT_NDIMC] = 8, [BT_GEMM_INDIRECT_MDIMA] = 16, [BT_GEMM_INDIRECT_NDIMB] = 8,
+        [BT_GEMM_INDIRECT_KWI] = 8,   [BT_GEMM_INDIRECT_VWM] = 4,   [BT_GEMM_INDIRECT_VWN] = 2,
+        [BT_GEMM_INDIRECT_STRM] = 0,  [BT_GEMM_INDIRECT_STRN] = 1,  [BT_GEMM_INDIRECT_SA] = 0,
+        [BT_GEMM_INDIRECT_SB] = 1};
+    memcpy(p.indirect, indirect, sizeof indirect);
+    p.has_min_indirect_size = true;
+    p.min_indirect_size = 20;
+    return p;
+}
+
+static void run_correctness_cases(void)
+{
+    test_tiny_shapes(NULL);
+    test_odd_shapes(NULL);
+    test_network_shapes(NULL);
+    test_offsets_and_leading_dimensions(NULL);
+}
+
+/* The same cases with tuned parameters: both paths (the split at 20^3 sends the larger cases
+ * indirect, through the device's reused temporary buffer), then every case on one path. Runs
+ * last: CLBlast keeps the parameters for the rest of the process. */
+static void test_correct_with_tuned_parameters(void **state)
+{
+    (void)state;
+    bt_gemm_params p = tuned_params();
+    BT_ASSERT_OK(bt_gemm_params_check(device, &p));
+    BT_ASSERT_OK(bt_device_apply_gemm_params(device, &p));
+    bt_gemm_params applied;
+    bt_device_get_gemm_params(device, &applied);
+    assert_memory_equal(&applied, &p, sizeof p);
+    run_correctness_cases();
+
+    bt_gemm_params split;
+    memset(&split, 0, sizeof split);
+    split.has_min_indirect_size = true;
+    split.min_indirect_size = 1; /* everything indirect */
+    BT_ASSERT_OK(bt_device_apply_gemm_params(device, &split));
+    run_correctness_cases();
+    split.min_indirect_size = 100000; /* everything direct */
+    BT_ASSERT_OK(bt_device_apply_gemm_params(device, &split));
+    run_correctness_cases();
+
+    /* CLBlast refuses nothing that passes the checks; what fails them is never applied. */
+    p.direct[BT_GEMM_DIRECT_KWID] = 3;
+    assert_int_equal(bt_device_apply_gemm_params(device, &p), BT_ERR_INVALID_ARGUMENT);
+}
+
 int main(void)
 {
     bt_test_require_opencl();
@@ -228,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_network_shapes),
         cmocka_unit_test(test_offsets_and_leading_dimensions),
         cmocka_unit_test(test_invalid_arguments),
+        cmocka_unit_test(test_correct_with_tuned_parameters),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
+#include "batchtune_gemm_tuning.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -142,4 +144,22 @@ void bt_cli_release_sigint(void)
     if (sigint_caught)
         sigaction(SIGINT, &previous_sigint, NULL);
     sigint_caught = false;
+}
+
+void bt_cli_report_gemm_tuning(const char *command, const bt_device *device)
+{
+    switch (bt_device_gemm_tuning_state(device)) {
+    case BT_GEMM_TUNING_APPLIED:
+        fprintf(stderr, "batchtune %s: GEMM parameters %s\n", command,
+                bt_device_gemm_tuning_status(device));
+        break;
+    case BT_GEMM_TUNING_IGNORED:
+        fprintf(stderr, "batchtune %s: warning: stored GEMM parameters %s; using CLBlast's "
+                        "defaults\n",
+                command, bt_device_gemm_tuning_status(device));
+        break;
+    case BT_GEMM_TUNING_DISABLED:
+    case BT_GEMM_TUNING_NOT_FOUND:
+        break;
+    }
 }

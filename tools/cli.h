@@ -52,11 +52,16 @@ void bt_cli_release_sigint(void);
 /* Monotonic wall-clock seconds. */
 double bt_cli_now(void);
 
+/* What opening `device` did about its stored GEMM parameters, on stderr: one line when they were
+ * applied, a warning when a file was ignored (corrupt, foreign or stale), nothing otherwise. */
+void bt_cli_report_gemm_tuning(const char *command, const bt_device *device);
+
 int bt_cmd_devices(int argc, char **argv);
 int bt_cmd_warmup(int argc, char **argv);
 int bt_cmd_train(int argc, char **argv);
 int bt_cmd_eval(int argc, char **argv);
 int bt_cmd_bench(int argc, char **argv);
+int bt_cmd_tune_gemm(int argc, char **argv);
 int bt_cmd_tune(int argc, char **argv);
 
 #endif

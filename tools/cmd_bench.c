@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batchtune_gemm_tuning.h"
 #include "cli.h"
 
 #define CMD "bench"
@@ -65,7 +66,11 @@ static void print_help(void)
            "  -d, --device SEL         device selector (see 'batchtune devices'); default: the\n"
            "                           BATCHTUNE_DEVICE variable, else the first GPU, else device 0\n"
            "      --no-cache           neither read nor write the program-binary cache\n"
+           "      --no-gemm-tuning     use CLBlast's own GEMM parameters, not the device's\n"
+           "                           stored ones (batchtune tune-gemm)\n"
            "  -h, --help               this text\n\n"
+           "The header gives the device's measured peak (an FMA-throughput kernel and a\n"
+           "buffer copy) and which GEMM parameters are in use.\n\n"
            "columns:\n"
            "  step ms       wall-clock time of one training step (steps enqueued ahead, as in\n"
            "                training)\n"
@@ -73,6 +78,7 @@ static void print_help(void)
            "  GEMM ms       the step's GEMMs (same shapes) enqueued alone, per step\n"
            "  ratio         step ms / GEMM ms\n"
            "  GFLOP/s       the step's GEMM FLOPs (2mnk summed) / GEMM ms\n"
+           "  %%peak         GFLOP/s as a share of the measured FMA peak\n"
            "  gemm%% kern%% data%%  the split of the device's busy time in a profiled run between\n"
            "                CLBlast GEMMs, batchtune's element-wise kernels and batch assembly\n"
            "  host us/step  CPU time of the calling thread per step: the host's cost of\n"
@@ -125,6 +131,7 @@ typedef struct bench_args {
     const char *selector;
     bool use_cache;
     bool streaming; /* also time streamed data (the data-modes table) */
+    bool use_gemm_tuning;
 } bench_args;
 
 /* Fills *a from the command line. Returns -1 to go on, else the exit code. */
@@ -139,6 +146,7 @@ static int parse_args(int argc, char **argv, bench_args *a)
         OPT_REPEATS,
         OPT_NO_CACHE,
         OPT_NO_STREAMING,
+        OPT_NO_GEMM_TUNING,
     };
     static const struct option options[] = {{"layers", required_argument, NULL, OPT_LAYERS},
                                             {"hidden", required_argument, NULL, OPT_HIDDEN},
@@ -150,6 +158,8 @@ static int parse_args(int argc, char **argv, bench_args *a)
                                             {"device", required_argument, NULL, 'd'},
                                             {"no-cache", no_argument, NULL, OPT_NO_CACHE},
                                             {"no-streaming", no_argument, NULL, OPT_NO_STREAMING},
+                                            {"no-gemm-tuning", no_argument, NULL,
+                                             OPT_NO_GEMM_TUNING},
                                             {"help", no_argument, NULL, 'h'},
                                             {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -162,6 +172,7 @@ static int parse_args(int argc, char **argv, bench_args *a)
     a->repeats = 5;
     a->use_cache = true;
     a->streaming = true;
+    a->use_gemm_tuning = true;
     parse_batch_sizes(DEFAULT_BATCH_SIZES, a->batch_sizes, &a->n_batch_sizes);
 
     int opt;
@@ -214,6 +225,9 @@ static int parse_args(int argc, char **argv, bench_args *a)
             break;
         case OPT_NO_STREAMING:
             a->streaming = false;
+            break;
+        case OPT_NO_GEMM_TUNING:
+            a->use_gemm_tuning = false;
             break;
         case 'h':
             print_help();
@@ -575,7 +589,8 @@ static bt_status bench_one(const bench_args *a, bt_device *device, const bt_data
 /* ----- output ----- */
 
 /* "784,30,10" */
-static void print_header(const bench_args *a, const bt_device *device, size_t examples)
+static void print_header(const bench_args *a, const bt_device *device, size_t examples,
+                         const bt_device_peak *peak)
 {
     const bt_device_info *info = bt_device_get_info(device);
     char sizes[256];
@@ -584,19 +599,25 @@ static void print_header(const bench_args *a, const bt_device *device, size_t ex
            info->name, info->platform_name, bt_cli_format_sizes(&a->net, sizes, sizeof sizes),
            bt_activation_str(a->net.hidden), bt_activation_str(a->net.output),
            bt_cost_str(a->net.cost), examples, a->repeats, a->seconds);
-    printf("%7s %9s %11s %9s %6s %8s %6s %6s %6s %13s\n", "m", "step ms", "examples/s", "GEMM ms",
-           "ratio", "GFLOP/s", "gemm%", "kern%", "data%", "host us/step");
+    printf("measured peak: FMA %.1f GFLOP/s, copy %.1f GB/s; GEMM parameters: %s\n",
+           peak->fma_gflops, peak->copy_gbps,
+           bt_device_gemm_tuning_state(device) == BT_GEMM_TUNING_APPLIED
+               ? "tuned (batchtune tune-gemm)"
+               : "CLBlast's defaults");
+    printf("%7s %9s %11s %9s %6s %8s %6s %6s %6s %6s %13s\n", "m", "step ms", "examples/s",
+           "GEMM ms", "ratio", "GFLOP/s", "%peak", "gemm%", "kern%", "data%", "host us/step");
     fflush(stdout);
 }
 
-static void print_row(const bench_row *r)
+static void print_row(const bench_row *r, const bt_device_peak *peak)
 {
     const bt_profile *p = &r->profile;
     double busy = p->gemm_seconds + p->kernel_seconds + p->data_seconds;
     double scale = busy > 0.0 ? 100.0 / busy : 0.0;
-    printf("%7zu %9.3f %11.0f %9.3f %6.2f %8.2f %6.1f %6.1f %6.1f %13.1f\n", r->m,
+    double gflops = r->gemm_flops / r->gemm_seconds * 1e-9;
+    printf("%7zu %9.3f %11.0f %9.3f %6.2f %8.2f %6.1f %6.1f %6.1f %6.1f %13.1f\n", r->m,
            1e3 * r->step_seconds, (double)r->m / r->step_seconds, 1e3 * r->gemm_seconds,
-           r->step_seconds / r->gemm_seconds, r->gemm_flops / r->gemm_seconds * 1e-9,
+           r->step_seconds / r->gemm_seconds, gflops, 100.0 * gflops / peak->fma_gflops,
            scale * p->gemm_seconds, scale * p->kernel_seconds, scale * p->data_seconds,
            1e6 * r->host_seconds);
     fflush(stdout);
@@ -699,9 +720,24 @@ int bt_cmd_bench(int argc, char **argv)
     bench_run run;
     memset(&run, 0, sizeof run);
     bt_device_opts device_opts = bt_cli_device_opts(args.selector, args.use_cache);
+    device_opts.apply_gemm_tuning = args.use_gemm_tuning;
     bt_status status = bt_device_create(&device_opts, &run.device);
     if (status != BT_OK)
         code = bt_cli_report(CMD, status, "cannot open the OpenCL device");
+    else
+        bt_cli_report_gemm_tuning(CMD, run.device);
+
+    bt_device_peak peak;
+    if (code < 0) {
+        if (show_progress) {
+            fputs("  measuring the device's peak...", stderr);
+            fflush(stderr);
+        }
+        status = bt_device_measure_peak(run.device, &peak);
+        progress_clear();
+        if (status != BT_OK)
+            code = bt_cli_report(CMD, status, "cannot measure the device's peak");
+    }
 
     size_t examples = 0;
     if (code < 0) {
@@ -717,7 +753,7 @@ int bt_cmd_bench(int argc, char **argv)
 
     size_t rows = 0;
     if (code < 0) {
-        print_header(&args, run.device, examples);
+        print_header(&args, run.device, examples, &peak);
         bench_error error;
         for (size_t i = 0; i < args.n_batch_sizes && code < 0; ++i) {
             bench_row *row = &run.rows[rows];
@@ -726,7 +762,7 @@ int bt_cmd_bench(int argc, char **argv)
                                run.samples, row, &error);
             progress_clear();
             if (status == BT_OK) {
-                print_row(row);
+                print_row(row, &peak);
                 ++rows;
             } else if (status == BT_ERR_INTERRUPTED) {
                 fprintf(stderr, "batchtune %s: interrupted\n", CMD);

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"train", bt_cmd_train, "train a network and report validation and test accuracy"},
     {"eval", bt_cmd_eval, "evaluate a saved parameter file on the test (or another) split"},
     {"bench", bt_cmd_bench, "time training steps per batch size against the GEMMs alone"},
+    {"tune-gemm", bt_cmd_tune_gemm, "search CLBlast's GEMM kernel parameters for a device"},
     {"tune", bt_cmd_tune, "find the batch size that reaches a validation accuracy fastest"},
 };
 
@@ -33,7 +34,9 @@ static void print_usage(FILE *out)
                  "a name)\n"
                  "  BATCHTUNE_KERNEL_DIR  folder of .cl files that replace the embedded kernels\n"
                  "  XDG_CACHE_HOME        compiled programs are cached in "
-                 "$XDG_CACHE_HOME/batchtune\n");
+                 "$XDG_CACHE_HOME/batchtune\n"
+                 "  XDG_DATA_HOME         tuned GEMM parameters are stored in "
+                 "$XDG_DATA_HOME/batchtune\n");
 }
 
 int main(int argc, char **argv)

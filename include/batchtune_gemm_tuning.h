@@ -1,0 +1,253 @@
+/*
+ * batchtune GEMM performance: the device's measured peak, CLBlast's GEMM kernel parameters, a
+ * search for the best ones on a set of shapes, and their per-device storage.
+ *
+ * CLBlast runs a GEMM through one of two paths. The "direct" kernel (XgemmDirect) computes C in
+ * one launch and suits small products; the "indirect" path copies, pads and transposes the
+ * operands into temporary buffers first, so that its kernel (Xgemm) can run without bounds
+ * checks on large tiles. A routine-level size decides between them: a product with
+ * m * n * k >= XGEMM_MIN_INDIRECT_SIZE^3 takes the indirect path. CLBlast ships parameters per
+ * known device and generic ones for the rest; CLBlastOverrideParameters replaces them at run
+ * time. The parameters live in CLBlast for the whole process, per OpenCL device: every bt_device
+ * of the process that shares the cl_device_id uses the last parameters applied to it.
+ *
+ * Stored parameters: bt_device_create (with bt_device_opts.apply_gemm_tuning, the default) looks
+ * for the device's file in bt_device_opts.gemm_tuning_dir, else $XDG_DATA_HOME/batchtune, else
+ * $HOME/.local/share/batchtune, and applies it when it matches the device. The file format is
+ * described at bt_gemm_tuning_save(). What happened is readable with
+ * bt_device_gemm_tuning_status(); the library never prints.
+ */
+#ifndef BATCHTUNE_GEMM_TUNING_H
+#define BATCHTUNE_GEMM_TUNING_H
+
+#include "batchtune.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Measured peak
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct bt_device_peak {
+    /* Single-precision FLOP/s of independent fused multiply-add chains (cl/peak.cl), an FMA
+     * counting 2 FLOPs, in units of 1e9: the most any GEMM kernel can reach on the device. */
+    double fma_gflops;
+    /* Bytes read plus bytes written per second by a kernel copying a large buffer
+     * (cl/bandwidth.cl), in units of 1e9. */
+    double copy_gbps;
+} bt_device_peak;
+
+/* Measures both figures with the device's profiling events (device time, best of several runs).
+ * Takes about a second, plus a kernel build on the first call (cached on disk). */
+BT_API bt_status bt_device_measure_peak(bt_device *device, bt_device_peak *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * CLBlast GEMM kernel parameters
+ *
+ * Names and meanings are CLBlast's (src/kernels/level3/ of CLBlast): WGD is the direct kernel's
+ * square tile, MDIMCD x NDIMCD its work-group, MDIMAD / NDIMBD how the work-group is reshaped to
+ * load A / B, KWID the unroll factor, VWMD / VWND vector widths, PADA / PADB local-memory
+ * padding. For the indirect kernel MWG x NWG x KWG is the work-group tile, MDIMC x NDIMC the
+ * work-group, MDIMA / NDIMB the loading shapes, KWI the unroll factor, VWM / VWN vector widths,
+ * STRM / STRN strided access, SA / SB caching in local memory, GEMMK and KREG the kernel variant
+ * (0: the default tiled kernel) and its register tiling.
+ * ------------------------------------------------------------------------------------------- */
+
+#define BT_GEMM_DIRECT_PARAM_LIST(X)                                                           \
+    X(KWID) X(MDIMAD) X(MDIMCD) X(NDIMBD) X(NDIMCD) X(PADA) X(PADB) X(VWMD) X(VWND) X(WGD)
+#define BT_GEMM_INDIRECT_PARAM_LIST(X)                                                         \
+    X(GEMMK) X(KREG) X(KWG) X(KWI) X(MDIMA) X(MDIMC) X(MWG) X(NDIMB) X(NDIMC) X(NWG) X(SA)     \
+    X(SB) X(STRM) X(STRN) X(VWM) X(VWN)
+
+/* Indices into bt_gemm_params.direct (BT_GEMM_DIRECT_WGD, ...) and .indirect
+ * (BT_GEMM_INDIRECT_MWG, ...). */
+typedef enum bt_gemm_direct_param {
+#define BT_GEMM_DIRECT_ENUM_(name) BT_GEMM_DIRECT_##name,
+    BT_GEMM_DIRECT_PARAM_LIST(BT_GEMM_DIRECT_ENUM_)
+#undef BT_GEMM_DIRECT_ENUM_
+        BT_GEMM_DIRECT_COUNT
+} bt_gemm_direct_param;
+
+typedef enum bt_gemm_indirect_param {
+#define BT_GEMM_INDIRECT_ENUM_(name) BT_GEMM_INDIRECT_##name,
+    BT_GEMM_INDIRECT_PARAM_LIST(BT_GEMM_INDIRECT_ENUM_)
+#undef BT_GEMM_INDIRECT_ENUM_
+        BT_GEMM_INDIRECT_COUNT
+} bt_gemm_indirect_param;
+
+/* "WGD", "MWG", ...; NULL for an index out of range. */
+BT_API const char *bt_gemm_direct_param_name(unsigned index);
+BT_API const char *bt_gemm_indirect_param_name(unsigned index);
+
+/* One set of single-precision GEMM parameters. Each of the three parts is either given or left
+ * to CLBlast (its built-in parameters for the device). */
+typedef struct bt_gemm_params {
+    bool has_direct;
+    unsigned direct[BT_GEMM_DIRECT_COUNT]; /* XgemmDirect, when has_direct */
+    bool has_indirect;
+    unsigned indirect[BT_GEMM_INDIRECT_COUNT]; /* Xgemm, when has_indirect */
+    bool has_min_indirect_size;
+    /* GemmRoutine's XGEMM_MIN_INDIRECT_SIZE: a product with m * n * k >= this^3 takes the
+     * indirect path, when has_min_indirect_size. */
+    unsigned min_indirect_size;
+} bt_gemm_params;
+
+/* Checks the given parts against the kernels' requirements (the divisibility rules of CLBlast's
+ * tuner, values in range) and, when device is not NULL, against its work-group size and local
+ * memory. BT_ERR_INVALID_ARGUMENT names the first rule broken. A set that passes can still fail
+ * to compile or compute wrongly on some driver: bt_gemm_tune() checks every result. */
+BT_API bt_status bt_gemm_params_check(const bt_device *device, const bt_gemm_params *params);
+
+/* "XgemmDirect WGD=32 MDIMCD=8 ...; Xgemm MWG=64 ...; XGEMM_MIN_INDIRECT_SIZE=384", with
+ * "default" for the parts left to CLBlast; cut to fit `size`. Returns buf. */
+BT_API const char *bt_gemm_params_format(const bt_gemm_params *params, char *buf, size_t size);
+
+/* Give the parts that params has to CLBlast for this device (see the process-wide note above);
+ * parts it lacks keep whatever CLBlast has now. The next GEMM compiles CLBlast's kernels with
+ * them (seconds; the driver may cache the binary). Fails with BT_ERR_INVALID_ARGUMENT if
+ * bt_gemm_params_check() fails, BT_ERR_CLBLAST if CLBlast refuses them. */
+BT_API bt_status bt_device_apply_gemm_params(bt_device *device, const bt_gemm_params *params);
+
+/* The parts this device has applied through batchtune since it was opened (has_* false: never
+ * overridden through this handle). */
+BT_API void bt_device_get_gemm_params(const bt_device *device, bt_gemm_params *out);
+
+typedef enum bt_gemm_tuning_state {
+    BT_GEMM_TUNING_DISABLED,  /* opened with apply_gemm_tuning = false */
+    BT_GEMM_TUNING_NOT_FOUND, /* no file for this device */
+    BT_GEMM_TUNING_APPLIED,   /* the stored parameters are in use */
+    BT_GEMM_TUNING_IGNORED,   /* a file exists but is corrupt, for another device or stale */
+} bt_gemm_tuning_state;
+
+/* What opening the device did about stored parameters, and a line for the user: "applied from
+ * FILE", "none stored (FILE)", "ignored FILE: REASON", "disabled". Never NULL; owned by the
+ * device. A tool prints the IGNORED case as a warning. */
+BT_API bt_gemm_tuning_state bt_device_gemm_tuning_state(const bt_device *device);
+BT_API const char *bt_device_gemm_tuning_status(const bt_device *device);
+
+/* ---------------------------------------------------------------------------------------------
+ * Storage
+ * ------------------------------------------------------------------------------------------- */
+
+/* The default folder: $XDG_DATA_HOME/batchtune, else $HOME/.local/share/batchtune. BT_ERR_IO if
+ * neither variable is set, BT_ERR_INVALID_ARGUMENT if buf is too small. */
+BT_API bt_status bt_gemm_tuning_default_dir(char *buf, size_t size);
+
+/* The device's file in `dir` (NULL: the default folder):
+ * DIR/gemm-tuning/<platform>--<device>.txt, names reduced to [A-Za-z0-9._-]. */
+BT_API bt_status bt_gemm_tuning_path(const bt_device *device, const char *dir, char *buf,
+                                     size_t size);
+
+/* Write params for this device to `path`, creating its folder; the file is written under a
+ * temporary name and renamed, so a reader never sees half of it. `note` (may be NULL) is kept
+ * as comment lines.
+ *
+ * Format: UTF-8 text, one `key=value` per line; lines starting with '#' are comments.
+ *   format=batchtune-gemm-tuning 1
+ *   platform=<CL_PLATFORM_NAME>        \
+ *   device=<CL_DEVICE_NAME>             | the key: the file applies only to a device and
+ *   driver=<CL_DRIVER_VERSION>          | CLBlast that match all four exactly
+ *   clblast=<major.minor.patch>        /
+ *   XgemmDirect=default | XgemmDirect.<NAME>=<value> for each direct parameter
+ *   Xgemm=default | Xgemm.<NAME>=<value> for each indirect parameter
+ *   GemmRoutine=default | GemmRoutine.XGEMM_MIN_INDIRECT_SIZE=<value>
+ *   crc32=<8 hex digits: CRC-32 of every byte before this line>
+ * Keys appear in this order, each once; values are decimal. */
+BT_API bt_status bt_gemm_tuning_save(const bt_device *device, const bt_gemm_params *params,
+                                     const char *note, const char *path);
+
+/* Read and check a file written by bt_gemm_tuning_save for this device. BT_ERR_IO: missing or
+ * unreadable. BT_ERR_FORMAT: corrupt (bad syntax, checksum, missing or repeated key, a value
+ * out of range or breaking bt_gemm_params_check). BT_ERR_UNSUPPORTED: well-formed but for
+ * another platform or device (foreign) or another driver or CLBlast version (stale). The
+ * message says which. */
+BT_API bt_status bt_gemm_tuning_load(const bt_device *device, const char *path,
+                                     bt_gemm_params *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Search
+ * ------------------------------------------------------------------------------------------- */
+
+#define BT_GEMM_TUNE_MAX_SHAPES 128
+
+typedef struct bt_gemm_tune_shape {
+    bt_gemm_shape shape;
+    /* How often the shape runs per unit of work (e.g. per training step), divided by whatever
+     * normalises the units (e.g. the step's GEMM time with CLBlast's defaults, so that every
+     * batch size counts alike). The search minimises sum(weight * seconds). > 0. */
+    double weight;
+    /* true: C <- alpha op(A) op(B) + beta C with beta != 0 (a weight update accumulating into
+     * W); false: beta = 0. It changes the work of CLBlast's indirect path. */
+    bool accumulate;
+} bt_gemm_tune_shape;
+
+typedef struct bt_gemm_tune_progress {
+    double elapsed_seconds;
+    double budget_seconds;
+    size_t tried;        /* candidates evaluated (defaults included) */
+    size_t invalid;      /* of which CLBlast refused or computed wrongly */
+    const char *stage;   /* what happens next, e.g. "XgemmDirect candidate 7" */
+    double speedup;      /* objective of CLBlast's defaults / objective of the best so far */
+} bt_gemm_tune_progress;
+
+/* Called before and after each candidate; return false to stop the search (it then ends after
+ * the candidate under way, keeping the best so far). */
+typedef bool (*bt_gemm_tune_progress_fn)(const bt_gemm_tune_progress *progress, void *ctx);
+
+typedef struct bt_gemm_tune_opts {
+    const bt_gemm_tune_shape *shapes;
+    size_t n_shapes; /* 1 .. BT_GEMM_TUNE_MAX_SHAPES, each (transposes, m, n, k) once */
+    /* Wall-clock seconds after which no new candidate starts. A candidate under way finishes:
+     * compiling CLBlast's kernels alone takes seconds to tens of seconds on a CPU. */
+    double budget_seconds;
+    uint64_t seed; /* the search's random choices and the test data */
+    /* Extra candidates tried right after the defaults, e.g. the stored parameters. */
+    const bt_gemm_params *start;
+    size_t n_start;
+    bt_gemm_tune_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
+} bt_gemm_tune_opts;
+
+BT_API bt_gemm_tune_opts bt_gemm_tune_opts_default(void);
+
+typedef struct bt_gemm_tune_result {
+    /* The best parameters found: the direct and indirect parts of the best combination (a part
+     * whose best was CLBlast's own stays unset) and the split between the paths. All unset when
+     * nothing measured beat CLBlast's defaults as they come. */
+    bt_gemm_params params;
+    size_t tried, invalid;
+    bool stopped;  /* the progress callback asked to stop */
+    /* true: params are in effect on the device now. false: a part of params is CLBlast's own
+     * but was overridden during the search, which CLBlast cannot undo; open the device again in
+     * a new process (after storing params) to use them. */
+    bool applied;
+    double elapsed_seconds;
+    double default_objective; /* sum(weight * seconds) with CLBlast's defaults */
+    double best_objective;    /* the same with params */
+    size_t n_shapes;          /* = opts.n_shapes; the arrays below follow opts.shapes */
+    double default_seconds[BT_GEMM_TUNE_MAX_SHAPES]; /* per GEMM call, CLBlast's defaults */
+    double best_seconds[BT_GEMM_TUNE_MAX_SHAPES];    /* per GEMM call, with params */
+    bool best_direct[BT_GEMM_TUNE_MAX_SHAPES];       /* the path the shape takes with params */
+    char last_rejection[512]; /* why the last invalid candidate was skipped; "" if none */
+} bt_gemm_tune_result;
+
+/* Search CLBlast's GEMM parameters for the device on the given shapes. Measures CLBlast's
+ * defaults first (the device must not have applied parameters: open it with
+ * apply_gemm_tuning = false), then tries candidates for the direct kernel (every shape forced
+ * onto the direct path) and the indirect kernel (every shape forced onto the indirect path) in
+ * turn, starting from opts.start and typical configurations and moving to neighbours of the best
+ * so far. Every candidate's result on every shape is compared with a double-precision reference
+ * on random data before it is timed; a candidate that CLBlast refuses or that computes wrongly is
+ * skipped. The result combines the best direct and indirect parameters with the split size that
+ * gives the smallest objective. Returns BT_OK with the best found also when stopped or out of
+ * budget; fails only if the defaults themselves cannot be measured. */
+BT_API bt_status bt_gemm_tune(bt_device *device, const bt_gemm_tune_opts *opts,
+                              bt_gemm_tune_result *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BATCHTUNE_GEMM_TUNING_H */

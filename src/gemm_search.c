@@ -1,0 +1,630 @@
+/* bt_gemm_tune: the search for CLBlast GEMM parameters (what it does is described at its
+ * declaration in batchtune_gemm_tuning.h).
+ *
+ * Two kinds of candidate are measured: direct-kernel parameters with every shape forced onto the
+ * direct path, and indirect-kernel parameters with every shape forced onto the indirect path.
+ * Since the kernels do not depend on each other, any direct candidate can be combined with any
+ * indirect one and a split size (shapes below it direct, the others indirect) without measuring
+ * the combination: its objective is the sum of the measured per-shape times. After each
+ * candidate the best combination over everything measured is recomputed, and the next
+ * candidate of each kind is a neighbour of the one that combination uses. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "device_impl.h"
+#include "error.h"
+#include "gemm_impl.h"
+#include "gemm_search_impl.h"
+
+/* A split size that sends every product a device can hold to the direct path:
+ * (2^20)^3 = 2^60 multiply-adds. */
+#define ALL_DIRECT (1u << 20)
+#define ALL_INDIRECT 1u
+#define MAX_SEEDS 16
+/* A candidate more than this many times slower on a shape than the fastest measured there is
+ * not measured on the shapes after it (it would never be chosen for them either): this saves
+ * most of the timing of hopeless candidates. */
+#define HOPELESS_FACTOR 4.0
+/* Timed rounds per shape and candidate (the fastest counts); CLBlast's defaults, measured once
+ * and the reference of every speed-up, get more. */
+#define ROUNDS 3
+#define DEFAULT_ROUNDS 7
+
+typedef struct candidate {
+    bt_gemm_group group;
+    bool is_default; /* CLBlast's own parameters for the group's kernel */
+    bt_gemm_values values;
+    bool valid;
+    double seconds[BT_GEMM_TUNE_MAX_SHAPES]; /* per shape; INFINITY: not measured */
+} candidate;
+
+/* The best combination: direct candidate for the `split` smallest shapes, indirect for the
+ * rest. A candidate index of -1: that path runs no shape. */
+typedef struct combination {
+    size_t split;
+    unsigned min_indirect_size;
+    long direct, indirect;
+    double objective;
+} combination;
+
+typedef struct search {
+    bt_device *dev;
+    const bt_gemm_tune_opts *opts;
+    size_t n;                                 /* shapes */
+    bt_gemm_trial trials[BT_GEMM_TUNE_MAX_SHAPES];
+    size_t by_volume[BT_GEMM_TUNE_MAX_SHAPES]; /* shape indices, ascending m * n * k */
+    candidate *cands;
+    size_t n_cands, cap_cands;
+    bt_gemm_values seen[BT_GROUP_COUNT][512]; /* values tried per group, for neighbours */
+    size_t n_seen[BT_GROUP_COUNT];
+    bt_gemm_values seeds[BT_GROUP_COUNT][MAX_SEEDS];
+    size_t n_seeds[BT_GROUP_COUNT], next_seed[BT_GROUP_COUNT];
+    bool overridden[BT_GROUP_COUNT]; /* a non-default candidate of the group was applied */
+    uint64_t rng;
+    double start;
+    combination best;
+    bt_gemm_tune_result *result;
+    const char *stage;
+    char stage_text[96];
+} search;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t volume(const bt_gemm_shape *s)
+{
+    return (uint64_t)s->m * (uint64_t)s->n * (uint64_t)s->k;
+}
+
+/* ---- options and set-up --------------------------------------------------------------------- */
+
+bt_gemm_tune_opts bt_gemm_tune_opts_default(void)
+{
+    bt_gemm_tune_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.budget_seconds = 300.0;
+    opts.seed = 1;
+    return opts;
+}
+
+static bool same_shape(const bt_gemm_shape *a, const bt_gemm_shape *b)
+{
+    return a->trans_a == b->trans_a && a->trans_b == b->trans_b && a->m == b->m &&
+           a->n == b->n && a->k == b->k;
+}
+
+static bt_status check_opts(const bt_device *dev, const bt_gemm_tune_opts *o)
+{
+    if (!o->shapes || o->n_shapes == 0 || o->n_shapes > BT_GEMM_TUNE_MAX_SHAPES)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm_tune: 1 to %d shapes are needed, not %zu",
+                       BT_GEMM_TUNE_MAX_SHAPES, o->n_shapes);
+    if (!(o->budget_seconds >= 0.0) || (o->n_start && !o->start))
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm_tune: bad budget or start list");
+    for (size_t i = 0; i < o->n_shapes; ++i) {
+        const bt_gemm_tune_shape *s = &o->shapes[i];
+        if (s->shape.m == 0 || s->shape.n == 0 || s->shape.k == 0 || !(s->weight > 0.0) ||
+            !isfinite(s->weight))
+            return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm_tune: shape %zu needs dimensions "
+                                                    "and a weight above zero",
+                           i);
+        for (size_t j = 0; j < i; ++j)
+            if (same_shape(&s->shape, &o->shapes[j].shape))
+                return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm_tune: shapes %zu and %zu are "
+                                                        "the same; give it once, weighted",
+                               j, i);
+    }
+    bt_gemm_params applied = dev->gemm_params;
+    if (applied.has_direct || applied.has_indirect || applied.has_min_indirect_size)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT,
+                       "bt_gemm_tune: the device already has applied GEMM parameters, so "
+                       "CLBlast's defaults cannot be measured; open it with apply_gemm_tuning = "
+                       "false");
+    return BT_OK;
+}
+
+/* Shape indices by ascending volume (insertion sort: at most 128 shapes). */
+static void sort_by_volume(search *s)
+{
+    for (size_t i = 0; i < s->n; ++i) {
+        size_t at = i;
+        uint64_t v = volume(&s->opts->shapes[i].shape);
+        while (at > 0 && volume(&s->opts->shapes[s->by_volume[at - 1]].shape) > v) {
+            s->by_volume[at] = s->by_volume[at - 1];
+            --at;
+        }
+        s->by_volume[at] = i;
+    }
+}
+
+static bt_status create_trials(search *s)
+{
+    for (size_t i = 0; i < s->n; ++i)
+        BT_TRY(bt_gemm_trial_create(s->dev, &s->opts->shapes[i],
+                                    s->opts->seed ^ (0x9e3779b97f4a7c15ull * (i + 1)),
+                                    &s->trials[i]));
+    return BT_OK;
+}
+
+/* ---- progress ------------------------------------------------------------------------------- */
+
+static double elapsed(const search *s) { return now_seconds() - s->start; }
+
+/* false: the caller asked to stop. */
+static bool report(search *s)
+{
+    if (!s->opts->progress)
+        return true;
+    bt_gemm_tune_progress p;
+    memset(&p, 0, sizeof p);
+    p.elapsed_seconds = elapsed(s);
+    p.budget_seconds = s->opts->budget_seconds;
+    p.tried = s->result->tried;
+    p.invalid = s->result->invalid;
+    p.stage = s->stage;
+    p.speedup = s->best.objective > 0.0 && isfinite(s->best.objective)
+                    ? s->result->default_objective / s->best.objective
+                    : 1.0;
+    bool go_on = s->opts->progress(&p, s->opts->progress_ctx);
+    if (!go_on)
+        s->result->stopped = true;
+    return go_on;
+}
+
+/* ---- measuring ------------------------------------------------------------------------------ */
+
+static bt_status apply_split(search *s, unsigned size)
+{
+    bt_gemm_params p;
+    memset(&p, 0, sizeof p);
+    p.has_min_indirect_size = true;
+    p.min_indirect_size = size;
+    return bt_device_apply_gemm_params(s->dev, &p);
+}
+
+/* The fastest valid time measured on shape i so far (INFINITY if none). */
+static double best_on_shape(const search *s, size_t i)
+{
+    double best = INFINITY;
+    for (size_t c = 0; c < s->n_cands; ++c)
+        if (s->cands[c].valid && s->cands[c].seconds[i] < best)
+            best = s->cands[c].seconds[i];
+    return best;
+}
+
+/* Checks and times every shape with CLBlast's current parameters, into seconds[] (INFINITY for
+ * shapes skipped as hopeless). *rejected: the parameters failed somewhere (the reason is in the
+ * last error): a kernel that does not build, a launch the device refuses, a wrong result. Only
+ * running out of host memory is returned as a failure of the search. Direct candidates go from
+ * the smallest shape up, indirect ones from the largest down: each is measured first where it
+ * is meant to run. */
+static bt_status measure(search *s, bt_gemm_group group, bool may_skip, double *seconds,
+                         bool *rejected)
+{
+    *rejected = false;
+    for (size_t i = 0; i < s->n; ++i)
+        seconds[i] = INFINITY;
+    for (size_t r = 0; r < s->n; ++r) {
+        size_t i = s->by_volume[group == BT_GROUP_DIRECT ? r : s->n - 1 - r];
+        bt_status status = bt_gemm_trial_check(s->dev, &s->trials[i]);
+        if (status == BT_OK)
+            status = bt_gemm_trial_time(s->dev, &s->trials[i], ROUNDS, &seconds[i]);
+        if (status == BT_ERR_OUT_OF_HOST_MEMORY)
+            return status;
+        if (status != BT_OK) {
+            *rejected = true;
+            return BT_OK;
+        }
+        if (may_skip && seconds[i] > HOPELESS_FACTOR * best_on_shape(s, i))
+            break;
+    }
+    return BT_OK;
+}
+
+static bt_status add_candidate(search *s, candidate **out)
+{
+    if (s->n_cands == s->cap_cands) {
+        size_t cap = s->cap_cands ? 2 * s->cap_cands : 32;
+        candidate *grown = realloc(s->cands, cap * sizeof *grown);
+        if (!grown)
+            return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+        s->cands = grown;
+        s->cap_cands = cap;
+    }
+    *out = &s->cands[s->n_cands++];
+    memset(*out, 0, sizeof **out);
+    return BT_OK;
+}
+
+static void remember(search *s, bt_gemm_group group, const bt_gemm_values *values)
+{
+    size_t max = sizeof s->seen[0] / sizeof s->seen[0][0];
+    if (s->n_seen[group] < max)
+        s->seen[group][s->n_seen[group]++] = *values;
+}
+
+static bool was_seen(const search *s, bt_gemm_group group, const bt_gemm_values *values)
+{
+    for (size_t i = 0; i < s->n_seen[group]; ++i)
+        if (memcmp(&s->seen[group][i], values, sizeof *values) == 0)
+            return true;
+    return false;
+}
+
+static void combine(search *s);
+
+/* Applies and measures one candidate (values NULL: the group's CLBlast defaults). A candidate
+ * CLBlast refuses or that computes wrongly is kept as invalid. */
+static bt_status evaluate(search *s, bt_gemm_group group, const bt_gemm_values *values)
+{
+    candidate *c = NULL;
+    BT_TRY(add_candidate(s, &c));
+    c->group = group;
+    c->is_default = values == NULL;
+    if (values) {
+        c->values = *values;
+        remember(s, group, values);
+    }
+    bool rejected = false;
+    bt_status status = BT_OK;
+    if (values) {
+        bt_gemm_params p = bt_gemm_group_params(group, values);
+        s->overridden[group] = true;
+        status = bt_device_apply_gemm_params(s->dev, &p);
+        rejected = status != BT_OK;
+    }
+    if (!rejected)
+        BT_TRY(apply_split(s, group == BT_GROUP_DIRECT ? ALL_DIRECT : ALL_INDIRECT));
+    if (!rejected)
+        BT_TRY(measure(s, group, values != NULL, c->seconds, &rejected));
+    s->result->tried++;
+    c->valid = !rejected;
+    if (rejected) {
+        s->result->invalid++;
+        snprintf(s->result->last_rejection, sizeof s->result->last_rejection, "%s",
+                 bt_last_error());
+        /* Whatever failed may have left commands queued: drain them before the next one (a
+         * queue that cannot even drain fails the next candidate's first call instead). */
+        (void)bt_device_finish(s->dev);
+    }
+    /* The candidate's programs are not needed again; failing to drop them costs memory only. */
+    if (values)
+        (void)bt_gemm_release_compiled();
+    bt_clear_error();
+    combine(s);
+    return BT_OK;
+}
+
+/* ---- combining ------------------------------------------------------------------------------ */
+
+/* Largest t with t^3 <= x. */
+static uint64_t cube_root_floor(uint64_t x)
+{
+    uint64_t t = (uint64_t)cbrt((double)x);
+    while (t > 0 && t * t * t > x)
+        --t;
+    while ((t + 1) * (t + 1) * (t + 1) <= x)
+        ++t;
+    return t;
+}
+
+/* A split size sending the `split` smallest shapes (by volume) direct and the others
+ * indirect; 0 if no integer size does (equal volumes on both sides, or no cube between them).
+ * Between two volumes the geometric middle is taken, so that shapes near the tuned ones
+ * follow them. */
+static unsigned split_size(const search *s, size_t split)
+{
+    if (split == 0)
+        return ALL_INDIRECT;
+    uint64_t below = volume(&s->opts->shapes[s->by_volume[split - 1]].shape);
+    if (split == s->n) {
+        uint64_t t = 2 * (cube_root_floor(below) + 1);
+        return t < ALL_DIRECT ? (unsigned)t : ALL_DIRECT;
+    }
+    uint64_t above = volume(&s->opts->shapes[s->by_volume[split]].shape);
+    uint64_t lo = cube_root_floor(below) + 1, hi = cube_root_floor(above);
+    if (lo > hi)
+        return 0;
+    uint64_t t = (uint64_t)llround(sqrt((double)lo * (double)hi));
+    t = t < lo ? lo : t > hi ? hi : t;
+    return (unsigned)t;
+}
+
+/* Sum of weight * seconds of candidate c over the shapes by_volume[from..to). */
+static double cost(const search *s, const candidate *c, size_t from, size_t to)
+{
+    double sum = 0.0;
+    for (size_t r = from; r < to; ++r) {
+        size_t i = s->by_volume[r];
+        sum += s->opts->shapes[i].weight * c->seconds[i];
+    }
+    return sum;
+}
+
+/* The cheapest valid candidate of `group` over by_volume[from..to): its index, or -1 (with
+ * *best = 0) when the range is empty. */
+static long cheapest(const search *s, bt_gemm_group group, size_t from, size_t to, double *best)
+{
+    *best = from == to ? 0.0 : INFINITY;
+    if (from == to)
+        return -1;
+    long arg = -1;
+    for (size_t c = 0; c < s->n_cands; ++c) {
+        const candidate *cand = &s->cands[c];
+        if (cand->group != group || !cand->valid)
+            continue;
+        double v = cost(s, cand, from, to);
+        if (v < *best) {
+            *best = v;
+            arg = (long)c;
+        }
+    }
+    return arg;
+}
+
+static void combine(search *s)
+{
+    combination best = {0, 0, -1, -1, INFINITY};
+    for (size_t split = 0; split <= s->n; ++split) {
+        unsigned size = split_size(s, split);
+        if (size == 0)
+            continue;
+        double d_cost, i_cost;
+        long d = cheapest(s, BT_GROUP_DIRECT, 0, split, &d_cost);
+        long i = cheapest(s, BT_GROUP_INDIRECT, split, s->n, &i_cost);
+        if (d_cost + i_cost < best.objective)
+            best = (combination){split, size, d, i, d_cost + i_cost};
+    }
+    s->best = best;
+}
+
+/* ---- choosing the next candidate ------------------------------------------------------------ */
+
+/* What a candidate could add: per shape, the better of it and the other path's best. */
+static double potential(const search *s, const candidate *c)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < s->n; ++i) {
+        double other = INFINITY;
+        for (size_t o = 0; o < s->n_cands; ++o)
+            if (s->cands[o].group != c->group && s->cands[o].valid &&
+                s->cands[o].seconds[i] < other)
+                other = s->cands[o].seconds[i];
+        double t = c->seconds[i] < other ? c->seconds[i] : other;
+        sum += s->opts->shapes[i].weight * (isfinite(t) ? t : s->result->default_seconds[i]);
+    }
+    return sum;
+}
+
+/* The candidate whose neighbours come next: the one the best combination uses, else the one of
+ * the group with the best potential. false if the group has no measured values to start from. */
+static bool center_of(const search *s, bt_gemm_group group, bt_gemm_values *out)
+{
+    long in_best = group == BT_GROUP_DIRECT ? s->best.direct : s->best.indirect;
+    if (in_best >= 0 && !s->cands[in_best].is_default) {
+        *out = s->cands[in_best].values;
+        return true;
+    }
+    double best = INFINITY;
+    bool found = false;
+    for (size_t c = 0; c < s->n_cands; ++c) {
+        const candidate *cand = &s->cands[c];
+        if (cand->group != group || !cand->valid || cand->is_default)
+            continue;
+        double p = potential(s, cand);
+        if (p < best) {
+            best = p;
+            *out = cand->values;
+            found = true;
+        }
+    }
+    return found;
+}
+
+/* The group's next values: an unseen seed, else a neighbour of the center. */
+static bool next_values(search *s, bt_gemm_group group, bt_gemm_values *out)
+{
+    while (s->next_seed[group] < s->n_seeds[group]) {
+        *out = s->seeds[group][s->next_seed[group]++];
+        if (!was_seen(s, group, out))
+            return true;
+    }
+    bt_gemm_values center;
+    if (!center_of(s, group, &center)) {
+        if (s->n_seeds[group] == 0)
+            return false;
+        center = s->seeds[group][0];
+    }
+    return bt_gemm_space_neighbour(s->dev, group, &center, s->seen[group], s->n_seen[group],
+                                   &s->rng, out);
+}
+
+static bool in_budget(const search *s) { return elapsed(s) < s->opts->budget_seconds; }
+
+/* ---- the phases ----------------------------------------------------------------------------- */
+
+/* CLBlast's parameters as they come, with its own split: the reference every figure is given
+ * against. Must work: without it there is nothing to compare with. */
+static bt_status measure_defaults(search *s)
+{
+    s->stage = "CLBlast's defaults";
+    if (!report(s))
+        return BT_OK;
+    bt_gemm_tune_result *r = s->result;
+    for (size_t i = 0; i < s->n; ++i) {
+        bt_status status = bt_gemm_trial_check(s->dev, &s->trials[i]);
+        if (status != BT_OK) {
+            char reason[512];
+            snprintf(reason, sizeof reason, "%s", bt_last_error());
+            return bt_fail(status, "GEMM with CLBlast's default parameters failed: %s", reason);
+        }
+        BT_TRY(bt_gemm_trial_time(s->dev, &s->trials[i], DEFAULT_ROUNDS,
+                                  &r->default_seconds[i]));
+        r->default_objective += s->opts->shapes[i].weight * r->default_seconds[i];
+    }
+    r->tried++;
+    /* The same kernels on one path at a time: the baselines every candidate is combined with. */
+    s->stage = "XgemmDirect defaults, every shape direct";
+    if (report(s))
+        BT_TRY(evaluate(s, BT_GROUP_DIRECT, NULL));
+    s->stage = "Xgemm defaults, every shape indirect";
+    if (!r->stopped && report(s))
+        BT_TRY(evaluate(s, BT_GROUP_INDIRECT, NULL));
+    return BT_OK;
+}
+
+static bt_status try_start_points(search *s)
+{
+    for (size_t i = 0; i < s->opts->n_start && !s->result->stopped && in_budget(s); ++i) {
+        const bt_gemm_params *p = &s->opts->start[i];
+        if (bt_gemm_params_check(s->dev, p) != BT_OK) {
+            bt_clear_error();
+            continue;
+        }
+        for (int g = 0; g < BT_GROUP_COUNT && !s->result->stopped && in_budget(s); ++g) {
+            bool has = g == BT_GROUP_DIRECT ? p->has_direct : p->has_indirect;
+            bt_gemm_values v;
+            memset(&v, 0, sizeof v);
+            memcpy(v.v, g == BT_GROUP_DIRECT ? p->direct : p->indirect,
+                   bt_gemm_group_count((bt_gemm_group)g) * sizeof(unsigned));
+            if (!has || was_seen(s, (bt_gemm_group)g, &v))
+                continue;
+            snprintf(s->stage_text, sizeof s->stage_text, "%s: the given start point",
+                     bt_gemm_group_kernel((bt_gemm_group)g));
+            s->stage = s->stage_text;
+            if (report(s))
+                BT_TRY(evaluate(s, (bt_gemm_group)g, &v));
+        }
+    }
+    return BT_OK;
+}
+
+/* Which kernel's candidate comes next: the one whose recent candidates improved the best
+ * objective more recently (compiling a candidate takes seconds to a minute, so turns spent on a
+ * kernel that stopped paying off are expensive); alternating while both are equally stale. */
+static bt_gemm_group choose_group(const size_t *stale, size_t turn)
+{
+    if (stale[BT_GROUP_DIRECT] != stale[BT_GROUP_INDIRECT])
+        return stale[BT_GROUP_DIRECT] < stale[BT_GROUP_INDIRECT] ? BT_GROUP_DIRECT
+                                                                 : BT_GROUP_INDIRECT;
+    return (bt_gemm_group)(turn % BT_GROUP_COUNT);
+}
+
+static bt_status explore(search *s)
+{
+    bool exhausted[BT_GROUP_COUNT] = {false, false};
+    size_t stale[BT_GROUP_COUNT] = {0, 0}; /* candidates since the group last improved */
+    for (size_t turn = 0; !s->result->stopped && in_budget(s); ++turn) {
+        if (exhausted[BT_GROUP_DIRECT] && exhausted[BT_GROUP_INDIRECT])
+            break;
+        bt_gemm_group group = choose_group(stale, turn);
+        if (exhausted[group])
+            group = (bt_gemm_group)(1 - group);
+        bt_gemm_values v;
+        if (!next_values(s, group, &v)) {
+            exhausted[group] = true;
+            continue;
+        }
+        snprintf(s->stage_text, sizeof s->stage_text, "%s candidate %zu",
+                 bt_gemm_group_kernel(group), s->n_seen[group] + 1);
+        s->stage = s->stage_text;
+        if (!report(s))
+            break;
+        double before = s->best.objective;
+        BT_TRY(evaluate(s, group, &v));
+        /* Less than 1% better is within the timing noise: not an improvement. */
+        stale[group] = s->best.objective < 0.99 * before ? 0 : stale[group] + 1;
+    }
+    return BT_OK;
+}
+
+/* Fills the result from the best combination, and applies it when CLBlast can be put in that
+ * state (a part left at CLBlast's defaults cannot be restored once overridden). */
+static void finish(search *s)
+{
+    bt_gemm_tune_result *r = s->result;
+    const combination *b = &s->best;
+    memset(&r->params, 0, sizeof r->params);
+    bool improved = isfinite(b->objective) && b->objective < r->default_objective;
+    for (size_t i = 0; i < s->n; ++i) {
+        r->best_seconds[i] = r->default_seconds[i];
+        r->best_direct[i] = false;
+    }
+    r->best_objective = r->default_objective;
+    if (improved) {
+        const candidate *d = b->direct >= 0 ? &s->cands[b->direct] : NULL;
+        const candidate *in = b->indirect >= 0 ? &s->cands[b->indirect] : NULL;
+        if (d && !d->is_default)
+            r->params = bt_gemm_group_params(BT_GROUP_DIRECT, &d->values);
+        if (in && !in->is_default) {
+            r->params.has_indirect = true;
+            memcpy(r->params.indirect, in->values.v, sizeof r->params.indirect);
+        }
+        r->params.has_min_indirect_size = true;
+        r->params.min_indirect_size = b->min_indirect_size;
+        for (size_t rank = 0; rank < s->n; ++rank) {
+            size_t i = s->by_volume[rank];
+            bool direct = rank < b->split;
+            r->best_direct[i] = direct;
+            r->best_seconds[i] = direct ? d->seconds[i] : in->seconds[i];
+        }
+        r->best_objective = b->objective;
+    }
+    bool restorable = (r->params.has_direct || !s->overridden[BT_GROUP_DIRECT]) &&
+                      (r->params.has_indirect || !s->overridden[BT_GROUP_INDIRECT]) &&
+                      r->params.has_min_indirect_size;
+    r->applied = restorable && bt_device_apply_gemm_params(s->dev, &r->params) == BT_OK;
+    bt_clear_error();
+}
+
+static void destroy(search *s)
+{
+    for (size_t i = 0; i < s->n; ++i)
+        bt_gemm_trial_destroy(&s->trials[i]);
+    free(s->cands);
+    free(s);
+}
+
+bt_status bt_gemm_tune(bt_device *dev, const bt_gemm_tune_opts *opts, bt_gemm_tune_result *out)
+{
+    if (!dev || !opts || !out)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm_tune: NULL argument");
+    memset(out, 0, sizeof *out);
+    BT_TRY(check_opts(dev, opts));
+    search *s = calloc(1, sizeof *s);
+    if (!s)
+        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    s->dev = dev;
+    s->opts = opts;
+    s->n = opts->n_shapes;
+    s->result = out;
+    s->start = now_seconds();
+    s->rng = opts->seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
+    if (s->rng == 0)
+        s->rng = 1;
+    s->best.objective = INFINITY;
+    out->n_shapes = s->n;
+    for (int g = 0; g < BT_GROUP_COUNT; ++g)
+        s->n_seeds[g] = bt_gemm_space_seeds(dev, (bt_gemm_group)g, s->seeds[g], MAX_SEEDS);
+    sort_by_volume(s);
+
+    bt_status status = create_trials(s);
+    if (status == BT_OK)
+        status = measure_defaults(s);
+    if (status == BT_OK)
+        status = try_start_points(s);
+    if (status == BT_OK)
+        status = explore(s);
+    if (status == BT_OK)
+        finish(s);
+    out->elapsed_seconds = elapsed(s);
+    destroy(s);
+    return status;
+}

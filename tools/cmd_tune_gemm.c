@@ -1,0 +1,488 @@
+/* batchtune tune-gemm: search CLBlast's GEMM kernel parameters for a device on the shapes that
+ * training runs (bt_gemm_tune), print the per-shape speed before and after, and store the result
+ * where opening the device applies it. Ctrl-C stops the search and keeps the best so far. */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batchtune_gemm_tuning.h"
+#include "cli.h"
+
+#define CMD "tune-gemm"
+#define MAX_NETWORKS 8
+#define MAX_BATCH_SIZES 16
+#define MAX_BATCH_SIZE ((size_t)1 << 16)
+#define DEFAULT_BUDGET 300.0
+#define MAX_BUDGET (7.0 * 24 * 3600)
+/* Enough for every step shape of the largest network (3 per layer, less one). */
+#define MAX_STEP_SHAPES (3 * BT_MAX_LAYERS)
+
+static const char *const default_networks[] = {"784,30,10", "784,256,128,10"};
+
+static void print_help(void)
+{
+    printf("usage: batchtune tune-gemm [options]\n\n"
+           "Search CLBlast's GEMM kernel parameters for a device on the GEMM shapes of training\n"
+           "steps (forward, weight gradient and input gradient of every layer, for each batch\n"
+           "size), then store them where every later device open applies them. Three parts are\n"
+           "searched: the direct kernel (XgemmDirect), the indirect kernel (Xgemm) and the size\n"
+           "at which CLBlast switches from the first to the second. Every candidate's results\n"
+           "are checked against a double-precision reference before it is timed; candidates\n"
+           "that fail are skipped. Each shape is weighted by how often a step runs it, and each\n"
+           "batch size counts alike (weights divided by the step's FLOPs).\n\n"
+           "shapes:\n"
+           "      --layers LIST       a network's units per layer, input first; repeat for\n"
+           "                          several networks (default: 784,30,10 and 784,256,128,10)\n"
+           "  -m, --batch-sizes LIST  batch sizes (default 10,32,128,512)\n"
+           "search:\n"
+           "      --budget S          seconds after which no new candidate starts (default %.0f);\n"
+           "                          measuring CLBlast's defaults always completes, and each\n"
+           "                          candidate compiles CLBlast's kernels (seconds to a minute\n"
+           "                          on a CPU; the driver caches them for the next run)\n"
+           "      --seed N            random choices of the search (default 1)\n"
+           "output:\n"
+           "  -o, --output FILE       store here instead of the device's file in the data\n"
+           "                          folder ($XDG_DATA_HOME/batchtune, else\n"
+           "                          ~/.local/share/batchtune)\n"
+           "      --no-save           only print the result\n"
+           "device:\n"
+           "  -d, --device SEL        device selector (see 'batchtune devices'); default: the\n"
+           "                          BATCHTUNE_DEVICE variable, else the first GPU, else device 0\n"
+           "      --no-gemm-tuning    do not try the device's stored parameters as a starting\n"
+           "                          point (the search always measures CLBlast's own first)\n"
+           "      --no-cache          neither read nor write the program-binary cache\n"
+           "  -h, --help              this text\n\n"
+           "Ctrl-C stops after the candidate under way, stores the best found so far and exits\n"
+           "with status 130; a second Ctrl-C ends at once.\n"
+           "Exit status: 0 done, 1 failure, 2 bad command line, 130 interrupted.\n",
+           DEFAULT_BUDGET);
+}
+
+typedef struct tune_args {
+    bt_network_opts nets[MAX_NETWORKS];
+    size_t n_nets;
+    size_t batch_sizes[MAX_BATCH_SIZES];
+    size_t n_batch_sizes;
+    double budget;
+    unsigned long long seed;
+    const char *output;
+    bool save;
+    bool use_stored;
+    const char *selector;
+    bool use_cache;
+} tune_args;
+
+/* "10,32": positive integers up to MAX_BATCH_SIZE separated by single commas. */
+static bool parse_batch_sizes(const char *text, size_t *sizes, size_t *count)
+{
+    size_t n = 0;
+    for (const char *p = text;;) {
+        if (!isdigit((unsigned char)*p) || n == MAX_BATCH_SIZES)
+            return false;
+        size_t value = 0;
+        while (isdigit((unsigned char)*p)) {
+            value = value * 10 + (size_t)(*p++ - '0');
+            if (value > MAX_BATCH_SIZE)
+                return false;
+        }
+        if (value == 0)
+            return false;
+        sizes[n++] = value;
+        if (*p == '\0')
+            break;
+        if (*p++ != ',')
+            return false;
+    }
+    *count = n;
+    return true;
+}
+
+static bool add_network(tune_args *a, const char *text)
+{
+    if (a->n_nets == MAX_NETWORKS)
+        return false;
+    bt_network_opts *net = &a->nets[a->n_nets];
+    *net = bt_network_opts_default();
+    if (bt_network_parse_sizes(text, net) != BT_OK)
+        return false;
+    a->n_nets++;
+    return true;
+}
+
+/* Fills *a from the command line. Returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, tune_args *a)
+{
+    enum { OPT_LAYERS = 256, OPT_BUDGET, OPT_SEED, OPT_NO_SAVE, OPT_NO_TUNING, OPT_NO_CACHE };
+    static const struct option options[] = {
+        {"layers", required_argument, NULL, OPT_LAYERS},
+        {"batch-sizes", required_argument, NULL, 'm'},
+        {"budget", required_argument, NULL, OPT_BUDGET},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"output", required_argument, NULL, 'o'},
+        {"no-save", no_argument, NULL, OPT_NO_SAVE},
+        {"device", required_argument, NULL, 'd'},
+        {"no-gemm-tuning", no_argument, NULL, OPT_NO_TUNING},
+        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0}};
+    memset(a, 0, sizeof *a);
+    a->budget = DEFAULT_BUDGET;
+    a->seed = 1;
+    a->save = true;
+    a->use_stored = true;
+    a->use_cache = true;
+    parse_batch_sizes("10,32,128,512", a->batch_sizes, &a->n_batch_sizes);
+
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "m:o:d:h", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_LAYERS:
+            if (!add_network(a, optarg))
+                return bt_cli_usage_error(CMD, "--layers '%s': %s", optarg,
+                                          a->n_nets == MAX_NETWORKS ? "too many networks"
+                                                                    : bt_last_error());
+            break;
+        case 'm':
+            if (!parse_batch_sizes(optarg, a->batch_sizes, &a->n_batch_sizes))
+                return bt_cli_usage_error(CMD,
+                                          "--batch-sizes '%s': expected up to %d integers "
+                                          "1..%zu separated by commas, e.g. 10,32,128",
+                                          optarg, MAX_BATCH_SIZES, MAX_BATCH_SIZE);
+            break;
+        case OPT_BUDGET:
+            if (!bt_cli_parse_real(optarg, &a->budget) || a->budget < 0.0 ||
+                a->budget > MAX_BUDGET)
+                return bt_cli_usage_error(CMD, "--budget '%s': expected seconds, 0 .. %.0f",
+                                          optarg, MAX_BUDGET);
+            break;
+        case OPT_SEED:
+            if (!bt_cli_parse_u64(optarg, &a->seed))
+                return bt_cli_usage_error(CMD, "--seed '%s': expected an integer", optarg);
+            break;
+        case 'o':
+            a->output = optarg;
+            break;
+        case OPT_NO_SAVE:
+            a->save = false;
+            break;
+        case 'd':
+            a->selector = optarg;
+            break;
+        case OPT_NO_TUNING:
+            a->use_stored = false;
+            break;
+        case OPT_NO_CACHE:
+            a->use_cache = false;
+            break;
+        case 'h':
+            print_help();
+            return BT_EXIT_OK;
+        default:
+            return bt_cli_usage_error(CMD, "unknown option");
+        }
+    }
+    if (optind < argc)
+        return bt_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (a->n_nets == 0)
+        for (size_t i = 0; i < sizeof default_networks / sizeof *default_networks; ++i)
+            if (!add_network(a, default_networks[i]))
+                return bt_cli_usage_error(CMD, "bad default network %s", default_networks[i]);
+    return -1;
+}
+
+/* ----- shapes ----- */
+
+static double flops(const bt_gemm_shape *s) { return 2.0 * (double)s->m * (double)s->n * (double)s->k; }
+
+static bool same_shape(const bt_gemm_shape *a, const bt_gemm_shape *b)
+{
+    return a->trans_a == b->trans_a && a->trans_b == b->trans_b && a->m == b->m &&
+           a->n == b->n && a->k == b->k;
+}
+
+/* Adds one step's shapes to the list, each weighted 1 / (the step's FLOPs) so that every batch
+ * size and network counts alike; a shape already listed gets the weights summed. */
+static bt_status add_step(const bt_gemm_shape *step, size_t count, bt_gemm_tune_shape *list,
+                          size_t *n)
+{
+    double step_flops = 0.0;
+    for (size_t i = 0; i < count; ++i)
+        step_flops += flops(&step[i]);
+    for (size_t i = 0; i < count; ++i) {
+        size_t at = 0;
+        while (at < *n && !same_shape(&list[at].shape, &step[i]))
+            ++at;
+        if (at == *n) {
+            if (*n == BT_GEMM_TUNE_MAX_SHAPES)
+                return BT_ERR_INVALID_ARGUMENT;
+            memset(&list[at], 0, sizeof list[at]);
+            list[at].shape = step[i];
+            (*n)++;
+        }
+        list[at].weight += 1e9 / step_flops;
+        /* In a step only the weight updates (op(A) = delta^T) accumulate into C. */
+        list[at].accumulate |= step[i].trans_a == BT_TRANS;
+    }
+    return BT_OK;
+}
+
+/* The step shapes of every network and batch size, as bt_network_step_shapes gives them. */
+static bt_status collect_shapes(const tune_args *a, bt_device *device, bt_gemm_tune_shape *list,
+                                size_t *n)
+{
+    *n = 0;
+    size_t largest = 1;
+    for (size_t i = 0; i < a->n_batch_sizes; ++i)
+        largest = a->batch_sizes[i] > largest ? a->batch_sizes[i] : largest;
+    for (size_t i = 0; i < a->n_nets; ++i) {
+        bt_network_opts opts = a->nets[i];
+        opts.max_batch = largest;
+        bt_network *net = NULL;
+        bt_status status = bt_network_create(device, &opts, &net);
+        for (size_t j = 0; j < a->n_batch_sizes && status == BT_OK; ++j) {
+            bt_gemm_shape step[MAX_STEP_SHAPES];
+            size_t count = 0;
+            status = bt_network_step_shapes(net, a->batch_sizes[j], step, MAX_STEP_SHAPES,
+                                            &count);
+            if (status == BT_OK)
+                status = add_step(step, count, list, n);
+        }
+        bt_network_destroy(net);
+        if (status == BT_ERR_INVALID_ARGUMENT && *n == BT_GEMM_TUNE_MAX_SHAPES) {
+            fprintf(stderr, "batchtune %s: more than %d distinct shapes; give fewer networks or "
+                            "batch sizes\n",
+                    CMD, BT_GEMM_TUNE_MAX_SHAPES);
+            return status;
+        }
+        if (status != BT_OK)
+            return status;
+    }
+    return BT_OK;
+}
+
+/* ----- progress ----- */
+
+typedef struct progress_state {
+    bool tty;
+} progress_state;
+
+/* On a terminal one line, rewritten; elsewhere (a log) one line per step. */
+static bool on_progress(const bt_gemm_tune_progress *p, void *ctx)
+{
+    const progress_state *state = ctx;
+    fprintf(stderr, "%s  [%4.0f/%.0f s] %zu tried, %zu skipped, best %.2fx; next: %s%s",
+            state->tty ? "\r\033[K" : "", p->elapsed_seconds, p->budget_seconds, p->tried,
+            p->invalid, p->speedup, p->stage, state->tty ? "..." : "\n");
+    fflush(stderr);
+    return !bt_cli_interrupted();
+}
+
+static void progress_clear(const progress_state *state)
+{
+    if (state->tty) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+}
+
+/* ----- output ----- */
+
+static char trans_char(bt_transpose t) { return t == BT_TRANS ? 'T' : 'N'; }
+
+static void print_table(const bt_gemm_tune_shape *shapes, const bt_gemm_tune_result *r,
+                        const bt_device_peak *peak)
+{
+    printf("\n%-2s %6s %6s %6s %10s %8s %6s %10s %8s %6s %7s  %s\n", "op", "m", "n", "k",
+           "default ms", "GFLOP/s", "%peak", "tuned ms", "GFLOP/s", "%peak", "speedup", "path");
+    for (size_t i = 0; i < r->n_shapes; ++i) {
+        const bt_gemm_shape *s = &shapes[i].shape;
+        double f = flops(s) * 1e-9;
+        double before = r->default_seconds[i], after = r->best_seconds[i];
+        printf("%c%c %6zu %6zu %6zu %10.4f %8.2f %5.1f%% %10.4f %8.2f %5.1f%% %6.2fx  %s\n",
+               trans_char(s->trans_a), trans_char(s->trans_b), s->m, s->n, s->k, 1e3 * before,
+               f / before, 100.0 * f / before / peak->fma_gflops, 1e3 * after, f / after,
+               100.0 * f / after / peak->fma_gflops, before / after,
+               !r->params.has_min_indirect_size ? "CLBlast's"
+               : r->best_direct[i]              ? "direct"
+                                                : "indirect");
+    }
+}
+
+/* Per network and batch size: the step's GEMM time before and after. */
+static void print_steps(const tune_args *a, const bt_gemm_tune_shape *shapes,
+                        const bt_gemm_tune_result *r, bt_device *device)
+{
+    printf("\n%-20s %6s %14s %14s %8s\n", "network", "m", "GEMMs default", "GEMMs tuned",
+           "speedup");
+    for (size_t i = 0; i < a->n_nets; ++i) {
+        bt_network_opts opts = a->nets[i];
+        opts.max_batch = a->batch_sizes[0];
+        for (size_t j = 0; j < a->n_batch_sizes; ++j)
+            opts.max_batch = a->batch_sizes[j] > opts.max_batch ? a->batch_sizes[j]
+                                                                : opts.max_batch;
+        bt_network *net = NULL;
+        if (bt_network_create(device, &opts, &net) != BT_OK)
+            continue;
+        char sizes[128];
+        bt_cli_format_sizes(&opts, sizes, sizeof sizes);
+        for (size_t j = 0; j < a->n_batch_sizes; ++j) {
+            bt_gemm_shape step[MAX_STEP_SHAPES];
+            size_t count = 0;
+            if (bt_network_step_shapes(net, a->batch_sizes[j], step, MAX_STEP_SHAPES, &count) !=
+                BT_OK)
+                continue;
+            double before = 0.0, after = 0.0;
+            for (size_t k = 0; k < count; ++k)
+                for (size_t s = 0; s < r->n_shapes; ++s)
+                    if (same_shape(&shapes[s].shape, &step[k])) {
+                        before += r->default_seconds[s];
+                        after += r->best_seconds[s];
+                    }
+            printf("%-20s %6zu %11.3f ms %11.3f ms %7.2fx\n", sizes, a->batch_sizes[j],
+                   1e3 * before, 1e3 * after, before / after);
+        }
+        bt_network_destroy(net);
+    }
+    bt_clear_error();
+}
+
+/* The note stored with the parameters: what they were tuned on and what they gave. */
+static void format_note(const tune_args *a, const bt_gemm_tune_result *r, char *buf,
+                        size_t size)
+{
+    size_t used = 0;
+    int n = snprintf(buf, size, "tuned on the step shapes of");
+    used = n > 0 ? (size_t)n : 0;
+    for (size_t i = 0; i < a->n_nets && used < size; ++i) {
+        char sizes[128];
+        n = snprintf(buf + used, size - used, " %s", bt_cli_format_sizes(&a->nets[i], sizes,
+                                                                          sizeof sizes));
+        used += n > 0 ? (size_t)n : 0;
+    }
+    for (size_t i = 0; i < a->n_batch_sizes && used < size; ++i) {
+        n = snprintf(buf + used, size - used, "%s%zu", i ? "," : " at m=", a->batch_sizes[i]);
+        used += n > 0 ? (size_t)n : 0;
+    }
+    if (used < size)
+        snprintf(buf + used, size - used,
+                 "\n%zu candidates (%zu skipped) in %.0f s; weighted GEMM time %.2fx faster than "
+                 "CLBlast's defaults",
+                 r->tried, r->invalid, r->elapsed_seconds, r->default_objective / r->best_objective);
+}
+
+static int save(const tune_args *a, bt_device *device, const bt_gemm_tune_result *r)
+{
+    char path[1024];
+    const char *target = a->output;
+    if (!target) {
+        if (bt_gemm_tuning_path(device, NULL, path, sizeof path) != BT_OK)
+            return bt_cli_report(CMD, BT_ERR_IO, "cannot choose where to store the parameters "
+                                                 "(give --output FILE)");
+        target = path;
+    }
+    char note[1024];
+    format_note(a, r, note, sizeof note);
+    bt_status status = bt_gemm_tuning_save(device, &r->params, note, target);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot store the parameters");
+    printf("stored in %s%s\n", target,
+           r->applied ? "" : " (in effect from the next time the device is opened)");
+    return -1;
+}
+
+/* ----- the command ----- */
+
+/* The device's stored parameters, as a starting point of the search. */
+static bool load_stored(bt_device *device, bt_gemm_params *out)
+{
+    char path[1024];
+    bool ok = bt_gemm_tuning_path(device, NULL, path, sizeof path) == BT_OK &&
+              bt_gemm_tuning_load(device, path, out) == BT_OK &&
+              (out->has_direct || out->has_indirect);
+    bt_clear_error();
+    return ok;
+}
+
+static int run(const tune_args *a, bt_device *device)
+{
+    static bt_gemm_tune_shape shapes[BT_GEMM_TUNE_MAX_SHAPES];
+    size_t n_shapes = 0;
+    bt_status status = collect_shapes(a, device, shapes, &n_shapes);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot list the step shapes");
+
+    bt_device_peak peak;
+    status = bt_device_measure_peak(device, &peak);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot measure the device's peak");
+    const bt_device_info *info = bt_device_get_info(device);
+    printf("device: %s (%s); measured peak: FMA %.1f GFLOP/s, copy %.1f GB/s\n", info->name,
+           info->platform_name, peak.fma_gflops, peak.copy_gbps);
+    printf("%zu distinct GEMM shapes; budget %.0f s\n", n_shapes, a->budget);
+    fflush(stdout);
+
+    bt_gemm_params stored;
+    progress_state progress = {isatty(fileno(stderr)) != 0};
+    bt_gemm_tune_opts opts = bt_gemm_tune_opts_default();
+    opts.shapes = shapes;
+    opts.n_shapes = n_shapes;
+    opts.budget_seconds = a->budget;
+    opts.seed = a->seed;
+    if (a->use_stored && load_stored(device, &stored)) {
+        opts.start = &stored;
+        opts.n_start = 1;
+    }
+    opts.progress = on_progress;
+    opts.progress_ctx = &progress;
+
+    static bt_gemm_tune_result result;
+    status = bt_gemm_tune(device, &opts, &result);
+    progress_clear(&progress);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "the search failed");
+    if (result.stopped)
+        fprintf(stderr, "batchtune %s: interrupted; keeping the best found so far\n", CMD);
+    if (result.last_rejection[0])
+        fprintf(stderr, "batchtune %s: %zu candidates skipped; the last because: %s\n", CMD,
+                result.invalid, result.last_rejection);
+
+    print_table(shapes, &result, &peak);
+    print_steps(a, shapes, &result, device);
+    char text[1024];
+    printf("\n%zu candidates (%zu skipped) in %.0f s; weighted GEMM time %.2fx faster than "
+           "CLBlast's defaults\nparameters: %s\n",
+           result.tried, result.invalid, result.elapsed_seconds,
+           result.default_objective / result.best_objective,
+           bt_gemm_params_format(&result.params, text, sizeof text));
+    int code = a->save ? save(a, device, &result) : -1;
+    fflush(stdout);
+    if (code < 0)
+        code = result.stopped ? BT_EXIT_INTERRUPTED : BT_EXIT_OK;
+    return code;
+}
+
+int bt_cmd_tune_gemm(int argc, char **argv)
+{
+    tune_args args;
+    int code = parse_args(argc, argv, &args);
+    if (code >= 0)
+        return code;
+    bt_cli_catch_sigint();
+    bt_device_opts device_opts = bt_cli_device_opts(args.selector, args.use_cache);
+    /* CLBlast's own parameters must be measured first: the stored ones are tried after. */
+    device_opts.apply_gemm_tuning = false;
+    bt_device *device = NULL;
+    bt_status status = bt_device_create(&device_opts, &device);
+    if (status != BT_OK)
+        code = bt_cli_report(CMD, status, "cannot open the OpenCL device");
+    else
+        code = run(&args, device);
+    bt_device_destroy(device);
+    bt_cli_release_sigint();
+    return code;
+}
