@@ -308,6 +308,35 @@ static bool gnuplot_installed(void)
     return system("command -v gnuplot >/dev/null 2>&1") == 0;
 }
 
+/* The text plot: the axis label, the target, and a legend entry right of the plot's border
+ * for each candidate (m = 1, 4, 16 are marked a, b, c in the order given; "*" marks the
+ * winner). */
+static void assert_text_plot(const char *dir)
+{
+    char *path = bt_test_path(dir, "accuracy.txt");
+    char *text = read_text(path);
+    assert_non_null(strstr(text, "training time (s, log scale)"));
+    assert_non_null(strstr(text, "target"));
+    static const size_t ms[] = {1, 4, 16};
+    static const char marks[] = "abc";
+    bool found[3] = {false, false, false};
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *legend = strrchr(line, '|');
+        size_t m = 0;
+        char mark = 0, star[2] = "";
+        if (!legend || (sscanf(legend + 1, " %zu %1[*] %c", &m, star, &mark) != 3 &&
+                        sscanf(legend + 1, " %zu %c", &m, &mark) != 2))
+            continue;
+        for (size_t i = 0; i < 3; ++i)
+            found[i] = found[i] || (m == ms[i] && mark == marks[i]);
+    }
+    for (size_t i = 0; i < 3; ++i)
+        if (!found[i])
+            fail_msg("no legend entry '%zu %c' in %s", ms[i], marks[i], path);
+    free(text);
+    free(path);
+}
+
 /* ---- the tests ------------------------------------------------------------------------------ */
 
 static void test_full_sweep_files_parse_and_agree(void **state)
@@ -360,6 +389,8 @@ static void test_full_sweep_files_parse_and_agree(void **state)
     if (gnuplot_installed()) {
         assert_true(exists(results, "accuracy.svg"));
         assert_true(exists(results, "accuracy.png"));
+        assert_true(exists(results, "accuracy.txt"));
+        assert_text_plot(results);
     } else {
         assert_output_contains("gnuplot accuracy.gp");
     }

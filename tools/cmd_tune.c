@@ -84,8 +84,9 @@ static void print_help(void)
         "update relative to m = 1, then the winner and its eta. Writes into the folder:\n"
         "summary.json (device, workload, every parameter, version, all results), evaluations.csv\n"
         "(every evaluation), accuracy.dat and accuracy.gp (gnuplot script: accuracy against\n"
-        "training time, one curve per m, the target as a line), rendered to accuracy.svg and\n"
-        "accuracy.png when gnuplot is installed. A run whose cost turns NaN, or whose accuracy\n"
+        "training time, one curve per m, the target as a line), rendered to accuracy.svg,\n"
+        "accuracy.png and accuracy.txt (the same as text, for a terminal) when gnuplot is\n"
+        "installed. A run whose cost turns NaN, or whose accuracy\n"
         "stays at (or falls back to) chance, is reported as diverged or stuck and the sweep\n"
         "goes on. A progress line is shown on stderr when it is a terminal.\n\n"
         "Ctrl-C stops cleanly, prints and writes the results measured so far and exits with\n"
@@ -623,7 +624,7 @@ static bool write_results(const tune_args *a, const tune_session *s, bt_status s
         return false;
     bool plotted = bt_tune_render_plot(a->out_dir);
     printf("results in %s: summary.json, evaluations.csv, accuracy.gp%s\n", a->out_dir,
-           plotted ? ", accuracy.svg, accuracy.png" : "");
+           plotted ? ", accuracy.svg, accuracy.png, accuracy.txt" : "");
     return true;
 }
 

@@ -390,8 +390,8 @@ static bool gp_header(FILE *out, const bt_tune_report *rep)
     return fprintf(out,
                    "# Validation accuracy against training wall-clock time, one curve per batch "
                    "size,\n# written by batchtune tune. Render (or edit and re-render) in this "
-                   "folder with\n#     gnuplot accuracy.gp\n# which writes accuracy.svg and "
-                   "accuracy.png. The data is in accuracy.dat.\n"
+                   "folder with\n#     gnuplot accuracy.gp\n# which writes accuracy.svg, accuracy.png "
+                   "and accuracy.txt. The data is in accuracy.dat.\n"
                    "if (!exists(\"outbase\")) outbase = \"accuracy\"\n"
                    "target = %.6g\n"
                    "set title \"%s %s/%s %s on %s: eta %g at m %zu, %s rule\" noenhanced\n"
@@ -406,6 +406,45 @@ static bool gp_header(FILE *out, const bt_tune_report *rep)
                    100.0 * o->target_accuracy, sizes, bt_activation_str(o->network.hidden),
                    bt_activation_str(o->network.output), bt_cost_str(o->network.cost),
                    rep->device->name, o->eta_ref, o->m_ref, bt_lr_rule_str(o->rule)) > 0;
+}
+
+/* One character per batch size in the text plot; candidates beyond these share '+'. */
+static const char text_marks[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/* The same data as text (gnuplot's dumb terminal) for a terminal, and for places that show no
+ * images: each evaluation is a letter for its batch size, on a logarithmic time axis because
+ * the fast candidates' rise happens in the first few evaluations. The evaluations at 0 s have
+ * no place on that axis and are left out. */
+static bool write_gp_text(FILE *out, const bt_tune_report *rep)
+{
+    const bt_tuner_opts *o = bt_tuner_result_opts(rep->result);
+    const bt_tuner_summary *s = bt_tuner_result_summary(rep->result);
+    double low = 100.0 * o->target_accuracy - 40.0;
+    bool ok = fprintf(out,
+                      "\n# The same curves as text, one letter per batch size, for a terminal "
+                      "(accuracy.txt).\n"
+                      "unset title\nset xlabel \"training time (s, log scale)\"\n"
+                      "set ylabel \"accuracy %%\"\nset logscale x\nset xrange [%.6g:%.6g]\n"
+                      "set yrange [%.6g:100]\nset key outside right top title \"m\"\n"
+                      "set terminal dumb size 100,32\nset output outbase.\".txt\"\nplot \\\n",
+                      0.8 * o->eval_interval_seconds, o->budget_seconds,
+                      low > 0.0 ? low : 0.0) > 0;
+    size_t block = 0, n_marks = sizeof text_marks - 1;
+    for (size_t c = 0; c < s->n_candidates && ok; ++c) {
+        const bt_tuner_candidate *cand = &s->candidates[c];
+        char mark = c < n_marks ? text_marks[c] : '+';
+        for (size_t k = 0; k < cand->n_trials && ok; ++k, ++block) {
+            char title[64] = "notitle";
+            if (k == 0)
+                snprintf(title, sizeof title, "title \"%zu%s\"", cand->batch_size,
+                         cand == s->winner ? " *" : "");
+            ok = fprintf(out,
+                         "  'accuracy.dat' index %zu using ($1 > 0 ? $1 : NaN):2 with points "
+                         "pt \"%c\" %s, \\\n",
+                         block, mark, title) > 0;
+        }
+    }
+    return ok && fputs("  target with lines dt 2 title \"target\"\nset output\n", out) >= 0;
 }
 
 static bool write_gp(FILE *out, const void *data)
@@ -434,7 +473,8 @@ static bool write_gp(FILE *out, const void *data)
                  "title sprintf(\"target %g%%\", target)\n"
                  "set terminal pngcairo size 1200,750 font \"sans,11\" background \"white\"\n"
                  "set output outbase.\".png\"\nreplot\nset output\n",
-                 out) >= 0;
+                 out) >= 0 &&
+           write_gp_text(out, rep);
 }
 
 bool bt_tune_write_files(const char *dir, const bt_tune_report *rep)
@@ -493,8 +533,8 @@ static bool run_gnuplot(const char *dir)
                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
         return false;
     }
-    static const char *const ext[2] = {"svg", "png"};
-    for (int i = 0; i < 2; ++i) {
+    static const char *const ext[3] = {"svg", "png", "txt"};
+    for (int i = 0; i < 3; ++i) {
         char from[4200], to[4200];
         snprintf(from, sizeof from, "%s/.accuracy.tmp.%s", dir, ext[i]);
         snprintf(to, sizeof to, "%s/accuracy.%s", dir, ext[i]);
