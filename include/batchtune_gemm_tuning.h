@@ -225,7 +225,8 @@ typedef struct bt_gemm_tune_result {
     bool applied;
     double elapsed_seconds;
     double default_objective; /* sum(weight * seconds) with CLBlast's defaults */
-    double best_objective;    /* the same with params */
+    double best_objective;    /* the same with params (measured again with params in effect
+                                 when applied, else as combined from the search) */
     size_t n_shapes;          /* = opts.n_shapes; the arrays below follow opts.shapes */
     double default_seconds[BT_GEMM_TUNE_MAX_SHAPES]; /* per GEMM call, CLBlast's defaults */
     double best_seconds[BT_GEMM_TUNE_MAX_SHAPES];    /* per GEMM call, with params */
