@@ -231,6 +231,15 @@ typedef struct bt_gemm_tune_result {
     double default_seconds[BT_GEMM_TUNE_MAX_SHAPES]; /* per GEMM call, CLBlast's defaults */
     double best_seconds[BT_GEMM_TUNE_MAX_SHAPES];    /* per GEMM call, with params */
     bool best_direct[BT_GEMM_TUNE_MAX_SHAPES];       /* the path the shape takes with params */
+    /* Per shape, the fastest time any measured candidate (CLBlast's defaults included) gave it.
+     * CLBlast keeps one parameter set per kernel and device, so params trade shapes against
+     * each other; this is what the best measured set for the shape alone reached. */
+    double fastest_seconds[BT_GEMM_TUNE_MAX_SHAPES];
+    /* Per call of a 1 x 1 x 1 GEMM with CLBlast's defaults, calls enqueued back to back: the
+     * fixed cost of a call (CLBlast's and the driver's host work, one kernel launch) that no
+     * kernel parameters remove. No shape can run faster than this or than its FLOPs at the
+     * device's peak. */
+    double call_floor_seconds;
     char last_rejection[512]; /* why the last invalid candidate was skipped; "" if none */
 } bt_gemm_tune_result;
 

@@ -451,6 +451,23 @@ static bool in_budget(const search *s) { return elapsed(s) < s->opts->budget_sec
 
 /* ---- the phases ----------------------------------------------------------------------------- */
 
+/* The smallest product, timed like every shape: what a call costs before any arithmetic. */
+static bt_status measure_call_floor(search *s)
+{
+    bt_gemm_tune_shape one;
+    memset(&one, 0, sizeof one);
+    one.shape = (bt_gemm_shape){BT_NO_TRANS, BT_NO_TRANS, 1, 1, 1};
+    one.weight = 1.0;
+    bt_gemm_trial trial;
+    BT_TRY(bt_gemm_trial_create(s->dev, &one, s->opts->seed, &trial));
+    bt_status status = bt_gemm_trial_check(s->dev, &trial);
+    if (status == BT_OK)
+        status = bt_gemm_trial_time(s->dev, &trial, DEFAULT_ROUNDS,
+                                    &s->result->call_floor_seconds);
+    bt_gemm_trial_destroy(&trial);
+    return status;
+}
+
 /* CLBlast's parameters as they come, with its own split: the reference every figure is given
  * against. Must work: without it there is nothing to compare with. */
 static bt_status measure_defaults(search *s)
@@ -473,6 +490,7 @@ static bt_status measure_defaults(search *s)
                                          &s->default_direct[i]));
     }
     r->tried++;
+    BT_TRY(measure_call_floor(s));
     /* The same kernels on one path at a time: the baselines every candidate is combined with. */
     s->stage = "XgemmDirect defaults, every shape direct";
     if (report(s))
@@ -633,6 +651,11 @@ static void finish(search *s)
         remeasure(s);
     else if (improved)
         reuse_default_figures(s);
+    for (size_t i = 0; i < s->n; ++i) {
+        double fastest = best_on_shape(s, i);
+        fastest = r->default_seconds[i] < fastest ? r->default_seconds[i] : fastest;
+        r->fastest_seconds[i] = r->best_seconds[i] < fastest ? r->best_seconds[i] : fastest;
+    }
 }
 
 static void destroy(search *s)

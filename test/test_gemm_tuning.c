@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "test_support.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,6 +396,51 @@ static void test_indirect_path_reuses_scratch(void **state)
     bt_buffer_destroy(c);
 }
 
+static bool count_progress(const bt_gemm_tune_progress *progress, void *ctx)
+{
+    (void)progress;
+    ++*(int *)ctx;
+    return true;
+}
+
+/* A search with no budget measures CLBlast's defaults, the two kernels' defaults on one path each
+ * and the fixed cost of a call; per shape the fastest figure is the least of what was measured. */
+static void test_search_reports_what_bounds_it(void **state)
+{
+    (void)state;
+    bt_gemm_tune_shape shapes[3];
+    memset(shapes, 0, sizeof shapes);
+    shapes[0].shape = (bt_gemm_shape){BT_NO_TRANS, BT_TRANS, 8, 16, 64};
+    shapes[1].shape = (bt_gemm_shape){BT_NO_TRANS, BT_NO_TRANS, 8, 64, 16};
+    shapes[2].shape = (bt_gemm_shape){BT_TRANS, BT_NO_TRANS, 16, 64, 8};
+    shapes[2].accumulate = true;
+    for (size_t i = 0; i < 3; ++i)
+        shapes[i].weight = 1.0;
+    int reports = 0;
+    bt_gemm_tune_opts opts = bt_gemm_tune_opts_default();
+    opts.shapes = shapes;
+    opts.n_shapes = 3;
+    opts.budget_seconds = 0.0;
+    opts.progress = count_progress;
+    opts.progress_ctx = &reports;
+    bt_gemm_tune_result *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    BT_ASSERT_OK(bt_gemm_tune(device, &opts, r));
+    assert_int_equal(r->n_shapes, 3);
+    assert_true(r->tried >= 3); /* defaults, XgemmDirect's and Xgemm's on one path each */
+    assert_int_equal(r->invalid, 0);
+    assert_false(r->stopped);
+    assert_true(reports >= 3);
+    assert_true(r->call_floor_seconds > 0.0 && r->call_floor_seconds < 1.0);
+    for (size_t i = 0; i < 3; ++i) {
+        assert_true(r->default_seconds[i] > 0.0 && isfinite(r->default_seconds[i]));
+        assert_true(r->fastest_seconds[i] > 0.0);
+        assert_true(r->fastest_seconds[i] <= r->default_seconds[i]);
+        assert_true(r->fastest_seconds[i] <= r->best_seconds[i]);
+    }
+    free(r);
+}
+
 /* ---- the tool ---- */
 
 static char *output;
@@ -436,6 +482,7 @@ static void test_tune_gemm_tool(void **state)
     expect_tool(env, "tune-gemm --layers 64,16,4 -m 8,32 --budget 5 --seed 2", 0, "stored in");
     assert_non_null(strstr(output, "candidates"));
     assert_non_null(strstr(output, "measured peak"));
+    assert_non_null(strstr(output, "fixed cost"));
 
     char folder[1100], path[1024];
     snprintf(folder, sizeof folder, "%s/batchtune", data);
@@ -479,7 +526,8 @@ int main(void)
         cmocka_unit_test(test_peak),
         cmocka_unit_test(test_step_runs_no_wasted_gemm),
         cmocka_unit_test(test_tune_gemm_tool),
-        /* Last: it changes CLBlast's parameters for the rest of the process. */
+        /* These two change CLBlast's parameters for the rest of the process. */
+        cmocka_unit_test(test_search_reports_what_bounds_it),
         cmocka_unit_test(test_indirect_path_reuses_scratch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

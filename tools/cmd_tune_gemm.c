@@ -294,23 +294,40 @@ static void progress_clear(const progress_state *state)
 
 static char trans_char(bt_transpose t) { return t == BT_TRANS ? 'T' : 'N'; }
 
+/* The least time any parameters could give the shape: the fixed cost of a call, or its FLOPs at
+ * the measured peak. */
+static double lower_bound(const bt_gemm_shape *s, const bt_gemm_tune_result *r,
+                          const bt_device_peak *peak)
+{
+    double at_peak = flops(s) / (peak->fma_gflops * 1e9);
+    return at_peak > r->call_floor_seconds ? at_peak : r->call_floor_seconds;
+}
+
 static void print_table(const bt_gemm_tune_shape *shapes, const bt_gemm_tune_result *r,
                         const bt_device_peak *peak)
 {
-    printf("\n%-2s %6s %6s %6s %10s %8s %6s %10s %8s %6s %7s  %s\n", "op", "m", "n", "k",
-           "default ms", "GFLOP/s", "%peak", "tuned ms", "GFLOP/s", "%peak", "speedup", "path");
+    printf("\n%-2s %6s %6s %6s %10s %8s %6s %10s %8s %6s %7s %7s %7s  %s\n", "op", "m", "n",
+           "k", "default ms", "GFLOP/s", "%peak", "tuned ms", "GFLOP/s", "%peak", "speedup",
+           "best", "limit", "path");
     for (size_t i = 0; i < r->n_shapes; ++i) {
         const bt_gemm_shape *s = &shapes[i].shape;
         double f = flops(s) * 1e-9;
         double before = r->default_seconds[i], after = r->best_seconds[i];
-        printf("%c%c %6zu %6zu %6zu %10.4f %8.2f %5.1f%% %10.4f %8.2f %5.1f%% %6.2fx  %s\n",
+        printf("%c%c %6zu %6zu %6zu %10.4f %8.2f %5.1f%% %10.4f %8.2f %5.1f%% %6.2fx %6.2fx "
+               "%6.2fx  %s\n",
                trans_char(s->trans_a), trans_char(s->trans_b), s->m, s->n, s->k, 1e3 * before,
                f / before, 100.0 * f / before / peak->fma_gflops, 1e3 * after, f / after,
                100.0 * f / after / peak->fma_gflops, before / after,
+               before / r->fastest_seconds[i], before / lower_bound(s, r, peak),
                !r->params.has_min_indirect_size ? "CLBlast's"
                : r->best_direct[i]              ? "direct"
                                                 : "indirect");
     }
+    printf("speedup: the stored parameters; best: the fastest candidate measured on that shape "
+           "alone\n(CLBlast keeps one parameter set per kernel, so shapes trade against each "
+           "other);\nlimit: no parameters can go faster than a call's fixed cost (%.1f us, a "
+           "1x1x1 GEMM)\nor the shape's FLOPs at the measured peak\n",
+           1e6 * r->call_floor_seconds);
 }
 
 /* Per network and batch size: the step's GEMM time before and after. */
