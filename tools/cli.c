@@ -34,15 +34,66 @@ int bt_cli_usage_error(const char *command, const char *fmt, ...)
     return BT_EXIT_USAGE;
 }
 
-bt_device_opts bt_cli_device_opts(const char *selector, bool use_cache)
+bt_cli_device_args bt_cli_device_args_default(void)
+{
+    bt_cli_device_args args = {NULL, true, true};
+    return args;
+}
+
+bool bt_cli_parse_device_option(int opt, const char *arg, bt_cli_device_args *args)
+{
+    switch (opt) {
+    case 'd':
+        args->selector = arg;
+        return true;
+    case BT_CLI_OPT_NO_CACHE:
+        args->use_cache = false;
+        return true;
+    case BT_CLI_OPT_NO_GEMM_TUNING:
+        args->use_gemm_tuning = false;
+        return true;
+    default:
+        return false;
+    }
+}
+
+bt_device_opts bt_cli_device_opts(const bt_cli_device_args *args)
 {
     bt_device_opts opts = bt_device_opts_default();
-    opts.selector = selector;
-    opts.use_program_cache = use_cache;
+    opts.selector = args->selector;
+    opts.use_program_cache = args->use_cache;
+    opts.apply_gemm_tuning = args->use_gemm_tuning;
     const char *kernel_dir = getenv("BATCHTUNE_KERNEL_DIR");
     if (kernel_dir && *kernel_dir)
         opts.kernel_dir = kernel_dir;
     return opts;
+}
+
+int bt_cli_parse_network_option(const char *command, int opt, const char *arg,
+                                 bt_network_opts *net, bool quote_value)
+{
+    static const char *const names[] = {"--layers", "--hidden", "--output", "--cost", "--init"};
+    if (opt < BT_CLI_OPT_LAYERS || opt > BT_CLI_OPT_INIT)
+        return BT_CLI_NOT_MINE;
+    bt_status status = opt == BT_CLI_OPT_LAYERS   ? bt_network_parse_sizes(arg, net)
+                       : opt == BT_CLI_OPT_HIDDEN ? bt_activation_parse(arg, &net->hidden)
+                       : opt == BT_CLI_OPT_OUTPUT ? bt_activation_parse(arg, &net->output)
+                       : opt == BT_CLI_OPT_COST   ? bt_cost_parse(arg, &net->cost)
+                                                  : bt_init_parse(arg, &net->init);
+    if (status == BT_OK)
+        return BT_EXIT_OK;
+    /* The library's message says what is accepted. */
+    const char *name = names[opt - BT_CLI_OPT_LAYERS];
+    if (quote_value)
+        return bt_cli_usage_error(command, "%s '%s': %s", name, arg, bt_last_error());
+    return bt_cli_usage_error(command, "%s: %s", name, bt_last_error());
+}
+
+bool bt_cli_reject_extra_args(const char *command, int argc, char **argv, int first)
+{
+    if (first < argc)
+        bt_cli_usage_error(command, "unexpected argument '%s'", argv[first]);
+    return first < argc;
 }
 
 const char *bt_cli_format_bytes(unsigned long long bytes, char *buf, unsigned size)

@@ -3,6 +3,7 @@
 #ifndef BT_CLI_H
 #define BT_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -25,9 +26,64 @@ int bt_cli_usage_error(const char *command, const char *fmt, ...)
 #endif
     ;
 
+/* getopt_long codes of the options that several commands share. A command numbers its own long
+ * options from BT_CLI_OPT_COMMAND, clear of these. */
+enum {
+    BT_CLI_OPT_NO_CACHE = 256,
+    BT_CLI_OPT_NO_GEMM_TUNING,
+    BT_CLI_OPT_LAYERS,
+    BT_CLI_OPT_HIDDEN,
+    BT_CLI_OPT_OUTPUT,
+    BT_CLI_OPT_COST,
+    BT_CLI_OPT_INIT,
+    BT_CLI_OPT_COMMAND,
+};
+
+/* Returned by bt_cli_parse_network_option for an option that is not a network option; distinct
+ * from every exit code and from the -1 of the commands' own parsers. */
+#define BT_CLI_NOT_MINE (-2)
+
+/* Entries of a command's option array. The device ones come singly so that each command keeps
+ * its order of options (getopt lists the candidates of an ambiguous abbreviation in that order). */
+#define BT_CLI_OPTION_DEVICE {"device", required_argument, NULL, 'd'}
+#define BT_CLI_OPTION_NO_CACHE {"no-cache", no_argument, NULL, BT_CLI_OPT_NO_CACHE}
+#define BT_CLI_OPTION_NO_GEMM_TUNING                                                               \
+    {"no-gemm-tuning", no_argument, NULL, BT_CLI_OPT_NO_GEMM_TUNING}
+/* --layers, --hidden, --output and --cost; --init apart, as bench does not take it. */
+#define BT_CLI_OPTIONS_NETWORK                                                                     \
+    {"layers", required_argument, NULL, BT_CLI_OPT_LAYERS},                                        \
+    {"hidden", required_argument, NULL, BT_CLI_OPT_HIDDEN},                                        \
+    {"output", required_argument, NULL, BT_CLI_OPT_OUTPUT},                                        \
+    {"cost", required_argument, NULL, BT_CLI_OPT_COST}
+#define BT_CLI_OPTION_INIT {"init", required_argument, NULL, BT_CLI_OPT_INIT}
+
+/* What --device, --no-cache and --no-gemm-tuning set. */
+typedef struct bt_cli_device_args {
+    const char *selector; /* NULL: BATCHTUNE_DEVICE, else the library's default */
+    bool use_cache;
+    bool use_gemm_tuning;
+} bt_cli_device_args;
+
+/* No selector; the program cache and the stored GEMM parameters used. */
+bt_cli_device_args bt_cli_device_args_default(void);
+
+/* Takes -d/--device, --no-cache and --no-gemm-tuning into *args; false for any other option. */
+bool bt_cli_parse_device_option(int opt, const char *arg, bt_cli_device_args *args);
+
 /* Device options from the command line and the environment: --device, else BATCHTUNE_DEVICE
  * (read by the library); BATCHTUNE_KERNEL_DIR overrides embedded kernel sources. */
-bt_device_opts bt_cli_device_opts(const char *selector, bool use_cache);
+bt_device_opts bt_cli_device_opts(const bt_cli_device_args *args);
+
+/* Takes --layers, --hidden, --output, --cost and --init into *net. Returns BT_EXIT_OK, the exit
+ * code of a usage error about a bad value, or BT_CLI_NOT_MINE for any other option. The error
+ * gives the library's message after "--layers 'VALUE': ", or after "--layers: " when !quote_value
+ * (bench's wording; the library's message quotes the value itself). */
+int bt_cli_parse_network_option(const char *command, int opt, const char *arg,
+                                 bt_network_opts *net, bool quote_value);
+
+/* Reports a usage error and returns true when an operand is left after the options (argv[first]
+ * on, first being getopt's optind): no command takes any. */
+bool bt_cli_reject_extra_args(const char *command, int argc, char **argv, int first);
 
 /* Human-readable byte count ("3.8 GiB"), into buf. */
 const char *bt_cli_format_bytes(unsigned long long bytes, char *buf, unsigned size);

@@ -123,43 +123,26 @@ static bool parse_batch_sizes(const char *text, size_t *sizes, size_t *count)
 
 typedef struct bench_args {
     bt_network_opts net;
-    const char *layers_text;
     size_t batch_sizes[MAX_BATCH_SIZES];
     size_t n_batch_sizes;
     double seconds;
     size_t repeats;
-    const char *selector;
-    bool use_cache;
+    bt_cli_device_args device;
     bool streaming; /* also time streamed data (the data-modes table) */
-    bool use_gemm_tuning;
 } bench_args;
 
 /* Fills *a from the command line. Returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, bench_args *a)
 {
-    enum {
-        OPT_LAYERS = 256,
-        OPT_HIDDEN,
-        OPT_OUTPUT,
-        OPT_COST,
-        OPT_SECONDS,
-        OPT_REPEATS,
-        OPT_NO_CACHE,
-        OPT_NO_STREAMING,
-        OPT_NO_GEMM_TUNING,
-    };
-    static const struct option options[] = {{"layers", required_argument, NULL, OPT_LAYERS},
-                                            {"hidden", required_argument, NULL, OPT_HIDDEN},
-                                            {"output", required_argument, NULL, OPT_OUTPUT},
-                                            {"cost", required_argument, NULL, OPT_COST},
+    enum { OPT_SECONDS = BT_CLI_OPT_COMMAND, OPT_REPEATS, OPT_NO_STREAMING };
+    static const struct option options[] = {BT_CLI_OPTIONS_NETWORK,
                                             {"batch-sizes", required_argument, NULL, 'm'},
                                             {"seconds", required_argument, NULL, OPT_SECONDS},
                                             {"repeats", required_argument, NULL, OPT_REPEATS},
-                                            {"device", required_argument, NULL, 'd'},
-                                            {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+                                            BT_CLI_OPTION_DEVICE,
+                                            BT_CLI_OPTION_NO_CACHE,
                                             {"no-streaming", no_argument, NULL, OPT_NO_STREAMING},
-                                            {"no-gemm-tuning", no_argument, NULL,
-                                             OPT_NO_GEMM_TUNING},
+                                            BT_CLI_OPTION_NO_GEMM_TUNING,
                                             {"help", no_argument, NULL, 'h'},
                                             {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -167,36 +150,22 @@ static int parse_args(int argc, char **argv, bench_args *a)
     /* Scaled initialisation keeps every activation away from saturation (and relu networks from
      * overflowing), so that no step runs on denormals or infinities. */
     a->net.init = BT_INIT_SCALED;
-    a->layers_text = "784,30,10";
     a->seconds = 0.3;
     a->repeats = 5;
-    a->use_cache = true;
+    a->device = bt_cli_device_args_default();
     a->streaming = true;
-    a->use_gemm_tuning = true;
     parse_batch_sizes(DEFAULT_BATCH_SIZES, a->batch_sizes, &a->n_batch_sizes);
 
     int opt;
     unsigned long long u = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:d:h", options, NULL)) != -1) {
+        int code = bt_cli_parse_network_option(CMD, opt, optarg, &a->net, false);
+        if (code == BT_EXIT_OK || bt_cli_parse_device_option(opt, optarg, &a->device))
+            continue;
+        if (code != BT_CLI_NOT_MINE)
+            return code;
         switch (opt) {
-        case OPT_LAYERS:
-            a->layers_text = optarg;
-            if (bt_network_parse_sizes(optarg, &a->net) != BT_OK)
-                return bt_cli_usage_error(CMD, "--layers: %s", bt_last_error());
-            break;
-        case OPT_HIDDEN:
-            if (bt_activation_parse(optarg, &a->net.hidden) != BT_OK)
-                return bt_cli_usage_error(CMD, "--hidden: %s", bt_last_error());
-            break;
-        case OPT_OUTPUT:
-            if (bt_activation_parse(optarg, &a->net.output) != BT_OK)
-                return bt_cli_usage_error(CMD, "--output: %s", bt_last_error());
-            break;
-        case OPT_COST:
-            if (bt_cost_parse(optarg, &a->net.cost) != BT_OK)
-                return bt_cli_usage_error(CMD, "--cost: %s", bt_last_error());
-            break;
         case 'm':
             if (!parse_batch_sizes(optarg, a->batch_sizes, &a->n_batch_sizes))
                 return bt_cli_usage_error(CMD,
@@ -217,17 +186,8 @@ static int parse_args(int argc, char **argv, bench_args *a)
                                           optarg, MAX_REPEATS);
             a->repeats = (size_t)u;
             break;
-        case 'd':
-            a->selector = optarg;
-            break;
-        case OPT_NO_CACHE:
-            a->use_cache = false;
-            break;
         case OPT_NO_STREAMING:
             a->streaming = false;
-            break;
-        case OPT_NO_GEMM_TUNING:
-            a->use_gemm_tuning = false;
             break;
         case 'h':
             print_help();
@@ -236,8 +196,8 @@ static int parse_args(int argc, char **argv, bench_args *a)
             return bt_cli_usage_error(CMD, "unknown option");
         }
     }
-    if (optind < argc)
-        return bt_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (bt_cli_reject_extra_args(CMD, argc, argv, optind))
+        return BT_EXIT_USAGE;
     if (bt_network_opts_validate(&a->net) != BT_OK)
         return bt_cli_usage_error(CMD, "%s", bt_last_error());
     return -1;
@@ -719,8 +679,7 @@ int bt_cmd_bench(int argc, char **argv)
 
     bench_run run;
     memset(&run, 0, sizeof run);
-    bt_device_opts device_opts = bt_cli_device_opts(args.selector, args.use_cache);
-    device_opts.apply_gemm_tuning = args.use_gemm_tuning;
+    bt_device_opts device_opts = bt_cli_device_opts(&args.device);
     bt_status status = bt_device_create(&device_opts, &run.device);
     if (status != BT_OK)
         code = bt_cli_report(CMD, status, "cannot open the OpenCL device");

@@ -25,8 +25,8 @@ int bt_cmd_devices(int argc, char **argv)
         }
         return bt_cli_usage_error("devices", "unknown option");
     }
-    if (optind < argc)
-        return bt_cli_usage_error("devices", "unexpected argument '%s'", argv[optind]);
+    if (bt_cli_reject_extra_args("devices", argc, argv, optind))
+        return BT_EXIT_USAGE;
 
     bt_device_info *list = NULL;
     size_t count = 0;

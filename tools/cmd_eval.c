@@ -31,10 +31,10 @@ typedef enum eval_split { SPLIT_TEST, SPLIT_VALIDATION, SPLIT_TRAIN } eval_split
 static const char *const split_names[] = {"test", "validation", "train"};
 
 typedef struct eval_args {
-    const char *load_path, *data_dir, *selector;
+    const char *load_path, *data_dir;
     size_t validation;
     eval_split split;
-    bool use_cache;
+    bt_cli_device_args device;
 } eval_args;
 
 typedef struct eval_run {
@@ -64,7 +64,7 @@ static bt_status load_split(const eval_args *a, bt_dataset **out)
 
 static int evaluate(const eval_args *a, eval_run *r)
 {
-    bt_device_opts device_opts = bt_cli_device_opts(a->selector, a->use_cache);
+    bt_device_opts device_opts = bt_cli_device_opts(&a->device);
     bt_status status = bt_device_create(&device_opts, &r->device);
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "cannot open the OpenCL device");
@@ -105,19 +105,22 @@ static int evaluate(const eval_args *a, eval_run *r)
 
 int bt_cmd_eval(int argc, char **argv)
 {
-    enum { OPT_LOAD = 256, OPT_SPLIT, OPT_DATA, OPT_VALIDATION, OPT_NO_CACHE };
+    enum { OPT_LOAD = BT_CLI_OPT_COMMAND, OPT_SPLIT, OPT_DATA, OPT_VALIDATION };
     static const struct option options[] = {{"load", required_argument, NULL, OPT_LOAD},
                                             {"split", required_argument, NULL, OPT_SPLIT},
                                             {"data", required_argument, NULL, OPT_DATA},
                                             {"validation", required_argument, NULL, OPT_VALIDATION},
-                                            {"device", required_argument, NULL, 'd'},
-                                            {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+                                            BT_CLI_OPTION_DEVICE,
+                                            BT_CLI_OPTION_NO_CACHE,
                                             {"help", no_argument, NULL, 'h'},
                                             {0, 0, 0, 0}};
-    eval_args a = {NULL, BT_DEFAULT_DATA_DIR, NULL, BT_DEFAULT_VALIDATION_COUNT, SPLIT_TEST, true};
+    eval_args a = {NULL, BT_DEFAULT_DATA_DIR, BT_DEFAULT_VALIDATION_COUNT, SPLIT_TEST,
+                   bt_cli_device_args_default()};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "d:h", options, NULL)) != -1) {
+        if (bt_cli_parse_device_option(opt, optarg, &a.device))
+            continue;
         switch (opt) {
         case OPT_LOAD:
             a.load_path = optarg;
@@ -142,12 +145,6 @@ int bt_cmd_eval(int argc, char **argv)
                 return bt_cli_usage_error(CMD, "--validation '%s': expected an integer >= 1",
                                           optarg);
             break;
-        case 'd':
-            a.selector = optarg;
-            break;
-        case OPT_NO_CACHE:
-            a.use_cache = false;
-            break;
         case 'h':
             print_help();
             return BT_EXIT_OK;
@@ -155,8 +152,8 @@ int bt_cmd_eval(int argc, char **argv)
             return bt_cli_usage_error(CMD, "unknown option or missing value");
         }
     }
-    if (optind < argc)
-        return bt_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (bt_cli_reject_extra_args(CMD, argc, argv, optind))
+        return BT_EXIT_USAGE;
     if (!a.load_path || !*a.load_path)
         return bt_cli_usage_error(CMD, "--load FILE is required");
 

@@ -71,8 +71,9 @@ typedef struct train_args {
     double eta, lambda;
     size_t epochs;
     size_t validation;
-    const char *selector, *data_dir, *save_path;
-    bool drop_last, use_cache, quiet, keep_best;
+    const char *data_dir, *save_path;
+    bt_cli_device_args device;
+    bool drop_last, quiet, keep_best;
     bt_data_mode data_mode;
     uint64_t memory_limit; /* bytes; 0: the device's global memory */
 } train_args;
@@ -196,7 +197,7 @@ static int prepare(const train_args *a, train_run *r)
     if (code != BT_EXIT_OK)
         return code;
 
-    bt_device_opts device_opts = bt_cli_device_opts(a->selector, a->use_cache);
+    bt_device_opts device_opts = bt_cli_device_opts(&a->device);
     status = bt_device_create(&device_opts, &r->device);
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "cannot open the OpenCL device");
@@ -391,12 +392,7 @@ static int run(const train_args *a)
 /* ----- the command line ----- */
 
 enum {
-    OPT_LAYERS = 256,
-    OPT_HIDDEN,
-    OPT_OUTPUT,
-    OPT_COST,
-    OPT_INIT,
-    OPT_ETA,
+    OPT_ETA = BT_CLI_OPT_COMMAND,
     OPT_LAMBDA,
     OPT_EPOCHS,
     OPT_SEED,
@@ -404,29 +400,25 @@ enum {
     OPT_VALIDATION,
     OPT_DROP_LAST,
     OPT_SAVE,
-    OPT_NO_CACHE,
     OPT_KEEP_BEST,
     OPT_DATA_MODE,
     OPT_MEMORY_LIMIT,
 };
 
 static const struct option train_options[] = {
-    {"layers", required_argument, NULL, OPT_LAYERS},
-    {"hidden", required_argument, NULL, OPT_HIDDEN},
-    {"output", required_argument, NULL, OPT_OUTPUT},
-    {"cost", required_argument, NULL, OPT_COST},
-    {"init", required_argument, NULL, OPT_INIT},
+    BT_CLI_OPTIONS_NETWORK,
+    BT_CLI_OPTION_INIT,
     {"batch-size", required_argument, NULL, 'm'},
     {"eta", required_argument, NULL, OPT_ETA},
     {"lambda", required_argument, NULL, OPT_LAMBDA},
     {"epochs", required_argument, NULL, OPT_EPOCHS},
     {"seed", required_argument, NULL, OPT_SEED},
-    {"device", required_argument, NULL, 'd'},
+    BT_CLI_OPTION_DEVICE,
     {"data", required_argument, NULL, OPT_DATA},
     {"validation", required_argument, NULL, OPT_VALIDATION},
     {"drop-last", no_argument, NULL, OPT_DROP_LAST},
     {"save", required_argument, NULL, OPT_SAVE},
-    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    BT_CLI_OPTION_NO_CACHE,
     {"keep-best", no_argument, NULL, OPT_KEEP_BEST},
     {"data-mode", required_argument, NULL, OPT_DATA_MODE},
     {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},
@@ -435,31 +427,18 @@ static const struct option train_options[] = {
     {0, 0, 0, 0},
 };
 
-/* A library parse error as a usage error: the library's message says what is accepted. */
-static int parse_error(const char *option, const char *value)
-{
-    return bt_cli_usage_error(CMD, "%s '%s': %s", option, value, bt_last_error());
-}
-
 /* Parses one option into *a; returns BT_EXIT_OK, or the exit code to stop with (-1 for --help). */
 static int parse_option(int opt, const char *arg, train_args *a)
 {
+    if (bt_cli_parse_device_option(opt, arg, &a->device))
+        return BT_EXIT_OK;
+    if (opt == BT_CLI_OPT_LAYERS)
+        a->layers_text = arg; /* as given, for the messages about the data's shape */
+    int code = bt_cli_parse_network_option(CMD, opt, arg, &a->net, true);
+    if (code != BT_CLI_NOT_MINE)
+        return code;
     unsigned long long u64 = 0;
     switch (opt) {
-    case OPT_LAYERS:
-        a->layers_text = arg;
-        return bt_network_parse_sizes(arg, &a->net) == BT_OK ? BT_EXIT_OK
-                                                              : parse_error("--layers", arg);
-    case OPT_HIDDEN:
-        return bt_activation_parse(arg, &a->net.hidden) == BT_OK ? BT_EXIT_OK
-                                                                  : parse_error("--hidden", arg);
-    case OPT_OUTPUT:
-        return bt_activation_parse(arg, &a->net.output) == BT_OK ? BT_EXIT_OK
-                                                                  : parse_error("--output", arg);
-    case OPT_COST:
-        return bt_cost_parse(arg, &a->net.cost) == BT_OK ? BT_EXIT_OK : parse_error("--cost", arg);
-    case OPT_INIT:
-        return bt_init_parse(arg, &a->net.init) == BT_OK ? BT_EXIT_OK : parse_error("--init", arg);
     case 'm':
         if (!bt_cli_parse_size(arg, 1, &a->batch_size))
             return bt_cli_usage_error(CMD, "--batch-size '%s': expected an integer >= 1", arg);
@@ -485,9 +464,6 @@ static int parse_option(int opt, const char *arg, train_args *a)
                                       (unsigned long long)UINT64_MAX);
         a->net.seed = (uint64_t)u64;
         return BT_EXIT_OK;
-    case 'd':
-        a->selector = arg;
-        return BT_EXIT_OK;
     case OPT_DATA:
         a->data_dir = arg;
         return BT_EXIT_OK;
@@ -502,9 +478,6 @@ static int parse_option(int opt, const char *arg, train_args *a)
         if (!*arg)
             return bt_cli_usage_error(CMD, "--save needs a file name");
         a->save_path = arg;
-        return BT_EXIT_OK;
-    case OPT_NO_CACHE:
-        a->use_cache = false;
         return BT_EXIT_OK;
     case OPT_KEEP_BEST:
         a->keep_best = true;
@@ -548,7 +521,7 @@ int bt_cmd_train(int argc, char **argv)
     a.net.seed = 1;
     a.validation = BT_DEFAULT_VALIDATION_COUNT;
     a.data_dir = BT_DEFAULT_DATA_DIR;
-    a.use_cache = true;
+    a.device = bt_cli_device_args_default();
 
     int opt;
     optind = 1;
@@ -559,8 +532,8 @@ int bt_cmd_train(int argc, char **argv)
         if (code != BT_EXIT_OK)
             return code;
     }
-    if (optind < argc)
-        return bt_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (bt_cli_reject_extra_args(CMD, argc, argv, optind))
+        return BT_EXIT_USAGE;
     a.net.max_batch = a.batch_size;
     if (bt_network_opts_validate(&a.net) != BT_OK)
         return bt_cli_usage_error(CMD, "%s", bt_last_error());

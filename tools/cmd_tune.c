@@ -100,9 +100,10 @@ static void print_help(void)
 typedef struct tune_args {
     bt_tuner_opts opts;
     const char *layers_text;
-    const char *selector, *data_dir, *out_dir;
+    const char *data_dir, *out_dir;
+    bt_cli_device_args device;
     size_t validation, train_subset;
-    bool use_cache, quiet;
+    bool quiet;
     char default_out[64];
 } tune_args;
 
@@ -171,12 +172,7 @@ static int parse_error(const char *option, const char *value)
 }
 
 enum {
-    OPT_LAYERS = 256,
-    OPT_HIDDEN,
-    OPT_OUTPUT,
-    OPT_COST,
-    OPT_INIT,
-    OPT_ETA,
+    OPT_ETA = BT_CLI_OPT_COMMAND,
     OPT_M_REF,
     OPT_RULE,
     OPT_LAMBDA,
@@ -189,7 +185,6 @@ enum {
     OPT_DATA,
     OPT_VALIDATION,
     OPT_TRAIN_SUBSET,
-    OPT_NO_CACHE,
     OPT_OUT,
 };
 
@@ -206,43 +201,18 @@ static const struct option tune_options[] = {
     {"repeats", required_argument, NULL, OPT_REPEATS},
     {"seed", required_argument, NULL, OPT_SEED},
     {"no-early-stop", no_argument, NULL, OPT_NO_EARLY_STOP},
-    {"layers", required_argument, NULL, OPT_LAYERS},
-    {"hidden", required_argument, NULL, OPT_HIDDEN},
-    {"output", required_argument, NULL, OPT_OUTPUT},
-    {"cost", required_argument, NULL, OPT_COST},
-    {"init", required_argument, NULL, OPT_INIT},
+    BT_CLI_OPTIONS_NETWORK,
+    BT_CLI_OPTION_INIT,
     {"data", required_argument, NULL, OPT_DATA},
     {"validation", required_argument, NULL, OPT_VALIDATION},
     {"train-subset", required_argument, NULL, OPT_TRAIN_SUBSET},
-    {"device", required_argument, NULL, 'd'},
-    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    BT_CLI_OPTION_DEVICE,
+    BT_CLI_OPTION_NO_CACHE,
     {"out", required_argument, NULL, OPT_OUT},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {0, 0, 0, 0},
 };
-
-/* Network options; returns BT_EXIT_OK, or the exit code to stop with. */
-static int parse_network_option(int opt, const char *arg, tune_args *a)
-{
-    bt_network_opts *net = &a->opts.network;
-    switch (opt) {
-    case OPT_LAYERS:
-        a->layers_text = arg;
-        return bt_network_parse_sizes(arg, net) == BT_OK ? BT_EXIT_OK
-                                                         : parse_error("--layers", arg);
-    case OPT_HIDDEN:
-        return bt_activation_parse(arg, &net->hidden) == BT_OK ? BT_EXIT_OK
-                                                                : parse_error("--hidden", arg);
-    case OPT_OUTPUT:
-        return bt_activation_parse(arg, &net->output) == BT_OK ? BT_EXIT_OK
-                                                                : parse_error("--output", arg);
-    case OPT_COST:
-        return bt_cost_parse(arg, &net->cost) == BT_OK ? BT_EXIT_OK : parse_error("--cost", arg);
-    default: /* OPT_INIT */
-        return bt_init_parse(arg, &net->init) == BT_OK ? BT_EXIT_OK : parse_error("--init", arg);
-    }
-}
 
 /* Learning-rate and measurement options. */
 static int parse_tuning_option(int opt, const char *arg, tune_args *a)
@@ -293,13 +263,14 @@ static int parse_tuning_option(int opt, const char *arg, tune_args *a)
 /* Parses one option into *a; returns BT_EXIT_OK, or the exit code to stop with (-1 for --help). */
 static int parse_option(int opt, const char *arg, tune_args *a)
 {
+    if (bt_cli_parse_device_option(opt, arg, &a->device))
+        return BT_EXIT_OK;
+    if (opt == BT_CLI_OPT_LAYERS)
+        a->layers_text = arg; /* as given, for the messages about the data's shape */
+    int code = bt_cli_parse_network_option(CMD, opt, arg, &a->opts.network, true);
+    if (code != BT_CLI_NOT_MINE)
+        return code;
     switch (opt) {
-    case OPT_LAYERS:
-    case OPT_HIDDEN:
-    case OPT_OUTPUT:
-    case OPT_COST:
-    case OPT_INIT:
-        return parse_network_option(opt, arg, a);
     case 'm':
     case OPT_ETA:
     case OPT_M_REF:
@@ -324,12 +295,6 @@ static int parse_option(int opt, const char *arg, tune_args *a)
                    ? BT_EXIT_OK
                    : bt_cli_usage_error(CMD, "--train-subset '%s': expected an integer >= 1",
                                         arg);
-    case 'd':
-        a->selector = arg;
-        return BT_EXIT_OK;
-    case OPT_NO_CACHE:
-        a->use_cache = false;
-        return BT_EXIT_OK;
     case OPT_OUT:
         if (!*arg)
             return bt_cli_usage_error(CMD, "--out needs a folder name");
@@ -598,7 +563,7 @@ static int prepare(tune_args *a, tune_session *s)
         return code;
     if (!bt_tune_make_dir(a->out_dir))
         return BT_EXIT_FAILURE;
-    bt_device_opts device_opts = bt_cli_device_opts(a->selector, a->use_cache);
+    bt_device_opts device_opts = bt_cli_device_opts(&a->device);
     bt_status status = bt_device_create(&device_opts, &s->device);
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "cannot open the OpenCL device");
@@ -690,7 +655,7 @@ int bt_cmd_tune(int argc, char **argv)
     a.layers_text = "784,30,10";
     a.validation = BT_DEFAULT_VALIDATION_COUNT;
     a.data_dir = BT_DEFAULT_DATA_DIR;
-    a.use_cache = true;
+    a.device = bt_cli_device_args_default();
 
     int opt;
     optind = 1;
@@ -701,8 +666,8 @@ int bt_cmd_tune(int argc, char **argv)
         if (code != BT_EXIT_OK)
             return code;
     }
-    if (optind < argc)
-        return bt_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (bt_cli_reject_extra_args(CMD, argc, argv, optind))
+        return BT_EXIT_USAGE;
     /* Everything that does not need the data, before loading it. */
     if (bt_tuner_opts_validate(&a.opts, 0) != BT_OK)
         return bt_cli_usage_error(CMD, "%s", bt_last_error());

@@ -71,9 +71,9 @@ typedef struct tune_args {
     unsigned long long seed;
     const char *output;
     bool save;
-    bool use_stored;
-    const char *selector;
-    bool use_cache;
+    /* use_gemm_tuning: start the search also from the stored parameters (the device itself is
+     * always opened without them) */
+    bt_cli_device_args device;
 } tune_args;
 
 /* "10,32": positive integers up to MAX_BATCH_SIZE separated by single commas. */
@@ -116,7 +116,8 @@ static bool add_network(tune_args *a, const char *text)
 /* Fills *a from the command line. Returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, tune_args *a)
 {
-    enum { OPT_LAYERS = 256, OPT_BUDGET, OPT_SEED, OPT_NO_SAVE, OPT_NO_TUNING, OPT_NO_CACHE };
+    /* Its own --layers: repeatable, one network each, and only the sizes. */
+    enum { OPT_LAYERS = BT_CLI_OPT_COMMAND, OPT_BUDGET, OPT_SEED, OPT_NO_SAVE };
     static const struct option options[] = {
         {"layers", required_argument, NULL, OPT_LAYERS},
         {"batch-sizes", required_argument, NULL, 'm'},
@@ -124,22 +125,23 @@ static int parse_args(int argc, char **argv, tune_args *a)
         {"seed", required_argument, NULL, OPT_SEED},
         {"output", required_argument, NULL, 'o'},
         {"no-save", no_argument, NULL, OPT_NO_SAVE},
-        {"device", required_argument, NULL, 'd'},
-        {"no-gemm-tuning", no_argument, NULL, OPT_NO_TUNING},
-        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+        BT_CLI_OPTION_DEVICE,
+        BT_CLI_OPTION_NO_GEMM_TUNING,
+        BT_CLI_OPTION_NO_CACHE,
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->budget = DEFAULT_BUDGET;
     a->seed = 1;
     a->save = true;
-    a->use_stored = true;
-    a->use_cache = true;
+    a->device = bt_cli_device_args_default();
     parse_batch_sizes("10,32,128,512", a->batch_sizes, &a->n_batch_sizes);
 
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:o:d:h", options, NULL)) != -1) {
+        if (bt_cli_parse_device_option(opt, optarg, &a->device))
+            continue;
         switch (opt) {
         case OPT_LAYERS:
             if (!add_network(a, optarg))
@@ -170,15 +172,6 @@ static int parse_args(int argc, char **argv, tune_args *a)
         case OPT_NO_SAVE:
             a->save = false;
             break;
-        case 'd':
-            a->selector = optarg;
-            break;
-        case OPT_NO_TUNING:
-            a->use_stored = false;
-            break;
-        case OPT_NO_CACHE:
-            a->use_cache = false;
-            break;
         case 'h':
             print_help();
             return BT_EXIT_OK;
@@ -186,8 +179,8 @@ static int parse_args(int argc, char **argv, tune_args *a)
             return bt_cli_usage_error(CMD, "unknown option");
         }
     }
-    if (optind < argc)
-        return bt_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (bt_cli_reject_extra_args(CMD, argc, argv, optind))
+        return BT_EXIT_USAGE;
     if (a->n_nets == 0)
         for (size_t i = 0; i < sizeof default_networks / sizeof *default_networks; ++i)
             if (!add_network(a, default_networks[i]))
@@ -450,7 +443,7 @@ static int run(const tune_args *a, bt_device *device)
     opts.n_shapes = n_shapes;
     opts.budget_seconds = a->budget;
     opts.seed = a->seed;
-    if (a->use_stored && load_stored(device, &stored)) {
+    if (a->device.use_gemm_tuning && load_stored(device, &stored)) {
         opts.start = &stored;
         opts.n_start = 1;
     }
@@ -490,7 +483,7 @@ int bt_cmd_tune_gemm(int argc, char **argv)
     if (code >= 0)
         return code;
     bt_cli_catch_sigint();
-    bt_device_opts device_opts = bt_cli_device_opts(args.selector, args.use_cache);
+    bt_device_opts device_opts = bt_cli_device_opts(&args.device);
     /* CLBlast's own parameters must be measured first: the stored ones are tried after. */
     device_opts.apply_gemm_tuning = false;
     bt_device *device = NULL;

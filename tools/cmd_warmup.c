@@ -18,34 +18,24 @@ static void print_help(void)
 
 int bt_cmd_warmup(int argc, char **argv)
 {
-    enum { OPT_NO_CACHE = 256 };
-    static const struct option options[] = {{"device", required_argument, NULL, 'd'},
-                                            {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    static const struct option options[] = {BT_CLI_OPTION_DEVICE, BT_CLI_OPTION_NO_CACHE,
                                             {"help", no_argument, NULL, 'h'},
                                             {0, 0, 0, 0}};
-    const char *selector = NULL;
-    bool use_cache = true;
+    bt_cli_device_args device_args = bt_cli_device_args_default();
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "d:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'd':
-            selector = optarg;
-            break;
-        case OPT_NO_CACHE:
-            use_cache = false;
-            break;
-        case 'h':
-            print_help();
-            return BT_EXIT_OK;
-        default:
+        if (bt_cli_parse_device_option(opt, optarg, &device_args))
+            continue;
+        if (opt != 'h')
             return bt_cli_usage_error("warmup", "unknown option");
-        }
+        print_help();
+        return BT_EXIT_OK;
     }
-    if (optind < argc)
-        return bt_cli_usage_error("warmup", "unexpected argument '%s'", argv[optind]);
+    if (bt_cli_reject_extra_args("warmup", argc, argv, optind))
+        return BT_EXIT_USAGE;
 
-    bt_device_opts opts = bt_cli_device_opts(selector, use_cache);
+    bt_device_opts opts = bt_cli_device_opts(&device_args);
     bt_device *device = NULL;
     bt_status status = bt_device_create(&opts, &device);
     if (status != BT_OK)
