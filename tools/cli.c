@@ -214,3 +214,22 @@ void bt_cli_report_gemm_tuning(const char *command, const bt_device *device)
         break;
     }
 }
+
+int bt_cli_check_layers_fit(const char *command, const char *layers_text,
+                            const bt_network_opts *net, const char *data_dir,
+                            const bt_dataset *train)
+{
+    size_t features = bt_dataset_features(train);
+    unsigned classes = bt_dataset_classes(train);
+    if (net->sizes[0] != features)
+        return bt_cli_usage_error(command,
+                                  "--layers %s: the input layer has %zu units but the images in "
+                                  "%s have %zu pixels",
+                                  layers_text, net->sizes[0], data_dir, features);
+    if (net->sizes[net->n_sizes - 1] < classes)
+        return bt_cli_usage_error(command,
+                                  "--layers %s: the output layer has %zu units but the data has "
+                                  "%u classes",
+                                  layers_text, net->sizes[net->n_sizes - 1], classes);
+    return BT_EXIT_OK;
+}

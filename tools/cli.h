@@ -85,6 +85,12 @@ int bt_cli_parse_network_option(const char *command, int opt, const char *arg,
  * on, first being getopt's optind): no command takes any. */
 bool bt_cli_reject_extra_args(const char *command, int argc, char **argv, int first);
 
+/* The network's input layer must match the images' pixels and its output layer cover the
+ * classes; a usage error naming --layers otherwise. Returns BT_EXIT_OK or BT_EXIT_USAGE. */
+int bt_cli_check_layers_fit(const char *command, const char *layers_text,
+                            const bt_network_opts *net, const char *data_dir,
+                            const bt_dataset *train);
+
 /* Human-readable byte count ("3.8 GiB"), into buf. */
 const char *bt_cli_format_bytes(unsigned long long bytes, char *buf, unsigned size);
 

@@ -125,19 +125,9 @@ static int digits(size_t n)
 /* The data must match the network's input and fit its output. */
 static int check_data_shape(const train_args *a, const bt_dataset *train)
 {
-    size_t features = bt_dataset_features(train);
-    unsigned classes = bt_dataset_classes(train);
-    const bt_network_opts *o = &a->net;
-    if (o->sizes[0] != features)
-        return bt_cli_usage_error(CMD,
-                                  "--layers %s: the input layer has %zu units but the images in "
-                                  "%s have %zu pixels",
-                                  a->layers_text, o->sizes[0], a->data_dir, features);
-    if (o->sizes[o->n_sizes - 1] < classes)
-        return bt_cli_usage_error(CMD,
-                                  "--layers %s: the output layer has %zu units but the data has "
-                                  "%u classes",
-                                  a->layers_text, o->sizes[o->n_sizes - 1], classes);
+    int code = bt_cli_check_layers_fit(CMD, a->layers_text, &a->net, a->data_dir, train);
+    if (code != BT_EXIT_OK)
+        return code;
     if (a->batch_size > bt_dataset_count(train))
         return bt_cli_usage_error(CMD,
                                   "--batch-size %zu: larger than the %zu training examples",

@@ -331,19 +331,11 @@ static void session_destroy(tune_session *s)
 /* The data must match the network's input and fit its output; every m must fit the data. */
 static int check_workload(tune_args *a, const tune_session *s)
 {
-    const bt_network_opts *o = &a->opts.network;
-    size_t features = bt_dataset_features(s->train), count = bt_dataset_count(s->train);
-    unsigned classes = bt_dataset_classes(s->train);
-    if (o->sizes[0] != features)
-        return bt_cli_usage_error(CMD,
-                                  "--layers %s: the input layer has %zu units but the images in "
-                                  "%s have %zu pixels",
-                                  a->layers_text, o->sizes[0], a->data_dir, features);
-    if (o->sizes[o->n_sizes - 1] < classes)
-        return bt_cli_usage_error(CMD,
-                                  "--layers %s: the output layer has %zu units but the data has "
-                                  "%u classes",
-                                  a->layers_text, o->sizes[o->n_sizes - 1], classes);
+    size_t count = bt_dataset_count(s->train);
+    int code = bt_cli_check_layers_fit(CMD, a->layers_text, &a->opts.network, a->data_dir,
+                                       s->train);
+    if (code != BT_EXIT_OK)
+        return code;
     for (size_t i = 0; i < a->opts.n_batch_sizes; ++i)
         if (a->opts.batch_sizes[i] > count)
             return bt_cli_usage_error(CMD,
