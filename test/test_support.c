@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -210,4 +211,47 @@ char *bt_test_path(const char *dir, const char *name)
     assert_non_null(path);
     snprintf(path, len, "%s/%s", dir, name);
     return path;
+}
+
+int bt_test_run_command(const char *command, char **output)
+{
+    size_t capacity = 4096, used = 0, n;
+    char *text = calloc(1, capacity);
+    assert_non_null(text);
+    *output = text;
+    FILE *pipe = popen(command, "r");
+    if (!pipe) {
+        fprintf(stderr, "popen(%s): %s\n", command, strerror(errno));
+        return -1;
+    }
+    while ((n = fread(text + used, 1, capacity - used - 1, pipe)) > 0) {
+        used += n;
+        if (capacity - used < 1024) {
+            capacity *= 2;
+            char *bigger = realloc(text, capacity);
+            if (!bigger)
+                pclose(pipe);
+            assert_non_null(bigger);
+            *output = text = bigger;
+        }
+    }
+    text[used] = '\0';
+    int status = pclose(pipe);
+    if (status == -1 || !WIFEXITED(status)) {
+        fprintf(stderr, "'%s' did not exit normally (wait status %d)\n", command, status);
+        return -1;
+    }
+    return WEXITSTATUS(status);
+}
+
+int bt_test_run_tool(const char *tool, const char *env, const char *args, char **output)
+{
+    assert_null(strchr(tool, '\'')); /* quoted below */
+    char command[4096];
+    int len = snprintf(command, sizeof command, "%s '%s' %s 2>&1", env ? env : "", tool, args);
+    assert_true(len > 0 && (size_t)len < sizeof command);
+    int code = bt_test_run_command(command, output);
+    if (code < 0)
+        fail_msg("'%s' did not exit normally; output:\n%s", command, *output);
+    return code;
 }

@@ -71,4 +71,14 @@ char *bt_test_write_idx(const char *dir, const char *name, bool gz, unsigned ndi
 /* Path join into a malloc'ed string. */
 char *bt_test_path(const char *dir, const char *name);
 
+/* Runs `command` through the shell (popen) and reads its standard output to the end. Returns its
+ * exit status (0 to 255), or -1 if it could not be run or did not exit (killed by a signal),
+ * saying why on stderr. *output is always set to what it printed: malloc'ed, NUL-terminated
+ * (empty if it could not run); the caller frees it. */
+int bt_test_run_command(const char *command, char **output);
+
+/* Runs `<env> '<tool>' <args> 2>&1` (env may be NULL) as bt_test_run_command does, and returns
+ * the tool's exit status; fails the test, showing the output, if it did not exit normally. */
+int bt_test_run_tool(const char *tool, const char *env, const char *args, char **output);
+
 #endif
