@@ -43,6 +43,7 @@ uint64_t bt_test_rng_next(bt_test_rng *rng);
 /* Uniform in [lo, hi). */
 double bt_test_rng_uniform(bt_test_rng *rng, double lo, double hi);
 void bt_test_fill_uniform(bt_test_rng *rng, float *dst, size_t count, float lo, float hi);
+void bt_test_fill_bytes(bt_test_rng *rng, uint8_t *dst, size_t count);
 
 /* A stream of its own for each test (seed ^ hash of the name), so one test replays alone with
  * BT_TEST_SEED whatever ran before it. BT_TEST_RNG() uses the calling function's name. */
@@ -54,6 +55,35 @@ size_t bt_test_rng_range(bt_test_rng *rng, size_t lo, size_t hi_inclusive);
 /* Fail unless `got` is `want` and bt_last_error() contains both `name` and `phrase`. */
 void bt_test_assert_failure(bt_status got, bt_status want, const char *name, const char *phrase);
 
+/* ---- Tables of cases: one row each, one cmocka test per row ---- */
+
+/* A cmocka test named `name` that runs `run` with `row` as its state (*state in `run`). */
+struct CMUnitTest bt_test_row(const char *name, CMUnitTestFunction run, const void *row);
+
+#define BT_TEST_COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+/* Appends to `tests`, at index `n` (which it advances), one test per row of the array `rows`,
+ * named by the row's `name` member. */
+#define BT_TEST_ADD_ROWS(tests, n, rows, run)                                                   \
+    for (size_t bt_row_ = 0; bt_row_ < BT_TEST_COUNT(rows); ++bt_row_)                          \
+    (tests)[(n)++] = bt_test_row((rows)[bt_row_].name, (run), &(rows)[bt_row_])
+
+/* What "{name}" stands for in an expected message: `text`, or `number` in decimal when `text`
+ * is NULL. */
+typedef struct bt_test_var {
+    const char *name;
+    const char *text;
+    size_t number;
+} bt_test_var;
+
+#define BT_TEST_SAYS_MAX 4
+
+/* Fail unless `got` is `want` and bt_last_error() contains `name` (unless NULL) and each of
+ * `says` up to the first NULL, every "{name}" in them replaced as `vars` say. */
+void bt_test_assert_says(bt_status got, bt_status want, const char *name,
+                         const char *const says[BT_TEST_SAYS_MAX], const bt_test_var *vars,
+                         size_t var_count);
+
 /* A fresh empty directory under the build tree's test cache (or /tmp); the path is malloc'ed.
  * bt_test_remove_tree() deletes it again. */
 char *bt_test_make_tmpdir(const char *prefix);
@@ -62,6 +92,11 @@ void bt_test_remove_tree(const char *path);
 /* Write bytes to a file, raw or gzip-compressed; fails the test on error. */
 void bt_test_write_file(const char *path, const void *data, size_t size);
 void bt_test_write_gz(const char *path, const void *data, size_t size);
+
+/* An IDX file in memory: the header (two zero bytes, `type`, `ndims`, the big-endian `dims`)
+ * then `data_len` bytes of `data` (zeros when `data` is NULL). Malloc'ed; *size is its length. */
+uint8_t *bt_test_idx_bytes(uint8_t type, unsigned ndims, const uint32_t *dims, const uint8_t *data,
+                           size_t data_len, size_t *size);
 
 /* Writes "<dir>/<name>" (or "<name>.gz") holding an unsigned-byte IDX file; returns the
  * malloc'ed path. */
