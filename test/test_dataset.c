@@ -35,8 +35,7 @@ static part make_part(bt_test_rng *rng, size_t count, size_t rows, size_t cols)
     part p = {count, rows, cols, malloc(count * rows * cols), malloc(count)};
     assert_non_null(p.pixels);
     assert_non_null(p.labels);
-    for (size_t i = 0; i < count * rows * cols; ++i)
-        p.pixels[i] = (uint8_t)bt_test_rng_next(rng);
+    bt_test_fill_bytes(rng, p.pixels, count * rows * cols);
     for (size_t i = 0; i < count; ++i)
         p.labels[i] = (uint8_t)(bt_test_rng_next(rng) % CLASSES);
     return p;
@@ -271,117 +270,140 @@ static void mnist_dir_bad_validation_count(void **state)
 /* ------------------------------------------------------------------------------------------ */
 /* bt_dataset_load_idx */
 
-static void load_idx_label_out_of_range(void **state)
+/* What an argument of bt_dataset_load_idx names, written from one random set of examples. */
+typedef enum idx_file {
+    NO_FILE,             /* a NULL path */
+    IMAGES,              /* the examples' images */
+    IMAGES_CUT,          /* ... one byte short */
+    IMAGES_OTHER_COUNT,  /* images of more or fewer examples than there are labels */
+    LABELS,              /* the examples' labels */
+    LABELS_OUT_OF_RANGE, /* ... one of them (at a random index) CLASSES or more */
+    EMPTY,               /* a file of no bytes */
+} idx_file;
+
+#define GZ_IMAGES 1u /* the images file is gzipped */
+#define GZ_LABELS 2u /* the labels file is gzipped */
+#define GZ_EITHER 4u /* both or neither, by chance */
+
+/* Loading `images` and `labels` with `classes` gives `status`, and a message that says each of
+ * `says`, where {images} and {labels} are the paths given, {image_count} and {label_count} what
+ * the files hold, {bad_label} and {bad_index} the label out of range and where it is. A failure
+ * leaves NULL in *out. */
+typedef struct load_case {
+    const char *name;
+    idx_file images, labels;
+    unsigned gz;
+    unsigned classes;
+    bt_status status;
+    const char *says[BT_TEST_SAYS_MAX];
+    bool no_out; /* pass NULL for out */
+} load_case;
+
+#define FORMAT BT_ERR_FORMAT
+#define ARGUMENT BT_ERR_INVALID_ARGUMENT
+#define FN "bt_dataset_load_idx"
+
+static const load_case load_cases[] = {
+    {"load_idx_label_out_of_range", IMAGES, LABELS_OUT_OF_RANGE, GZ_EITHER, CLASSES, FORMAT,
+     .says = {"{labels}", "label {bad_label} at index {bad_index} is out of range"}},
+    /* The same labels are fine with enough classes. */
+    {"load_idx_label_in_range_of_256", IMAGES, LABELS_OUT_OF_RANGE, GZ_EITHER, 256, BT_OK,
+     .says = {NULL}},
+    {"load_idx_count_mismatch", IMAGES_OTHER_COUNT, LABELS, GZ_LABELS, CLASSES, FORMAT,
+     .says = {"{images}", "{labels}", "has {image_count} images", "has {label_count} labels"}},
+    {"load_idx_labels_as_images", LABELS, IMAGES, 0, CLASSES, FORMAT,
+     .says = {"{images}", "expected an image file with 3 dimensions, found 1"}},
+    {"load_idx_images_as_labels", IMAGES, IMAGES, 0, CLASSES, FORMAT,
+     .says = {"{labels}", "expected a label file with 1 dimension, found 3"}},
+    /* Errors of the parser and reader come through with the file's name. */
+    {"load_idx_truncated_images", IMAGES_CUT, LABELS, GZ_IMAGES | GZ_LABELS, CLASSES, FORMAT,
+     .says = {"{images}", "truncated"}},
+    {"load_idx_truncated_images_empty_labels", IMAGES_CUT, EMPTY, GZ_IMAGES, CLASSES, FORMAT,
+     .says = {"{images}", "truncated"}},
+    {"load_idx_empty_labels", IMAGES, EMPTY, 0, CLASSES, FORMAT,
+     .says = {"{labels}", "is empty"}},
+    {"load_idx_zero_classes", IMAGES, LABELS, GZ_LABELS, 0, ARGUMENT,
+     .says = {FN, "classes is 0"}},
+    {"load_idx_null_images_path", NO_FILE, LABELS, GZ_LABELS, CLASSES, ARGUMENT,
+     .says = {FN, "images_path is NULL"}},
+    {"load_idx_null_labels_path", IMAGES, NO_FILE, 0, CLASSES, ARGUMENT,
+     .says = {FN, "labels_path is NULL"}},
+    {"load_idx_null_out", IMAGES, LABELS, GZ_LABELS, CLASSES, ARGUMENT,
+     .says = {FN, "out is NULL"}, .no_out = true},
+};
+
+/* Writes "<dir>/<name>" holding `kind` made from `p` (or `other`, of another count); returns the
+ * malloc'ed path, or NULL for NO_FILE. */
+static char *write_idx_file(const char *dir, const char *name, idx_file kind, bool gz,
+                            const part *p, const part *other)
 {
-    (void)state;
-    bt_test_rng rng = BT_TEST_RNG();
-    part p = make_part(&rng, bt_test_rng_range(&rng, 1, 50), 2, 2);
+    switch (kind) {
+    case NO_FILE:
+        return NULL;
+    case IMAGES:
+        return write_images(dir, name, gz, p);
+    case IMAGES_CUT: {
+        uint32_t dims[3] = {(uint32_t)p->count, (uint32_t)p->rows, (uint32_t)p->cols};
+        return bt_test_write_idx(dir, name, gz, 3, dims, p->pixels,
+                                 p->count * p->rows * p->cols - 1);
+    }
+    case IMAGES_OTHER_COUNT:
+        return write_images(dir, name, gz, other);
+    case LABELS:
+    case LABELS_OUT_OF_RANGE: /* the caller has put one of p's labels out of range */
+        return write_labels(dir, name, gz, p);
+    case EMPTY:
+        break;
+    }
+    char *path = bt_test_path(dir, name);
+    bt_test_write_file(path, "", 0);
+    return path;
+}
+
+static void run_load_case(void **state)
+{
+    const load_case *c = *state;
+    bt_test_rng rng = bt_test_rng_for(c->name);
+    size_t rows = bt_test_rng_range(&rng, 1, 4), cols = bt_test_rng_range(&rng, 1, 4);
+    part p = make_part(&rng, bt_test_rng_range(&rng, 1, 50), rows, cols);
     size_t bad_index = bt_test_rng_range(&rng, 0, p.count - 1);
     unsigned bad_label = (unsigned)bt_test_rng_range(&rng, CLASSES, 255);
-    p.labels[bad_index] = (uint8_t)bad_label;
+    if (c->labels == LABELS_OUT_OF_RANGE)
+        p.labels[bad_index] = (uint8_t)bad_label;
+    size_t other_count = p.count > 1 && bt_test_rng_next(&rng) & 1u
+                             ? bt_test_rng_range(&rng, 1, p.count - 1)
+                             : p.count + bt_test_rng_range(&rng, 1, 10);
+    part other = make_part(&rng, other_count, rows, cols);
+    unsigned gz = c->gz;
+    if (gz & GZ_EITHER)
+        gz = bt_test_rng_next(&rng) & 1u ? GZ_IMAGES | GZ_LABELS : 0;
+
     char *dir = new_dir();
-    bool gz = bt_test_rng_next(&rng) & 1u;
-    char *images = write_images(dir, "images", gz, &p);
-    char *labels = write_labels(dir, "labels", gz, &p);
+    char *images = write_idx_file(dir, "images", c->images, gz & GZ_IMAGES, &p, &other);
+    char *labels = write_idx_file(dir, "labels", c->labels, gz & GZ_LABELS, &p, &other);
     bt_dataset *d = SENTINEL;
-    char phrase[96];
-    snprintf(phrase, sizeof phrase, "label %u at index %zu is out of range", bad_label, bad_index);
-    bt_test_assert_failure(bt_dataset_load_idx(images, labels, CLASSES, &d), BT_ERR_FORMAT, labels,
-                   phrase);
-    assert_null(d);
-    /* The same labels are fine with enough classes. */
-    BT_ASSERT_OK(bt_dataset_load_idx(images, labels, 256, &d));
-    assert_int_equal(bt_dataset_classes(d), 256);
-    bt_dataset_destroy(d);
+    bt_status got = bt_dataset_load_idx(images, labels, c->classes, c->no_out ? NULL : &d);
+    const bt_test_var vars[] = {
+        {"images", images, 0},
+        {"labels", labels, 0},
+        {"image_count", NULL, c->images == IMAGES_OTHER_COUNT ? other.count : p.count},
+        {"label_count", NULL, p.count},
+        {"bad_label", NULL, bad_label},
+        {"bad_index", NULL, bad_index},
+    };
+    bt_test_assert_says(got, c->status, NULL, c->says, vars, sizeof vars / sizeof vars[0]);
+    if (c->status == BT_OK) {
+        assert_int_equal(bt_dataset_count(d), p.count);
+        assert_int_equal(bt_dataset_classes(d), c->classes);
+        bt_dataset_destroy(d);
+    } else if (!c->no_out) {
+        assert_null(d);
+    }
     free(images);
     free(labels);
     remove_dir(dir);
     free_part(&p);
-}
-
-static void load_idx_count_mismatch(void **state)
-{
-    (void)state;
-    bt_test_rng rng = BT_TEST_RNG();
-    size_t label_count = bt_test_rng_range(&rng, 2, 40);
-    size_t image_count = bt_test_rng_next(&rng) & 1u ? label_count + bt_test_rng_range(&rng, 1, 10)
-                                                     : bt_test_rng_range(&rng, 1, label_count - 1);
-    part images_part = make_part(&rng, image_count, 3, 3);
-    part labels_part = make_part(&rng, label_count, 3, 3);
-    char *dir = new_dir();
-    char *images = write_images(dir, "images.idx", false, &images_part);
-    char *labels = write_labels(dir, "labels.idx", true, &labels_part);
-    bt_dataset *d = SENTINEL;
-    char phrase[64];
-    bt_test_assert_failure(bt_dataset_load_idx(images, labels, CLASSES, &d), BT_ERR_FORMAT, images,
-                   labels);
-    snprintf(phrase, sizeof phrase, "has %zu images", images_part.count);
-    assert_message_has(phrase);
-    snprintf(phrase, sizeof phrase, "has %zu labels", labels_part.count);
-    assert_message_has(phrase);
-    assert_null(d);
-    free(images);
-    free(labels);
-    remove_dir(dir);
-    free_part(&images_part);
-    free_part(&labels_part);
-}
-
-static void load_idx_wrong_dimensions(void **state)
-{
-    (void)state;
-    bt_test_rng rng = BT_TEST_RNG();
-    part p = make_part(&rng, bt_test_rng_range(&rng, 1, 20), 2, 2);
-    char *dir = new_dir();
-    char *images = write_images(dir, "images", false, &p);
-    char *labels = write_labels(dir, "labels", false, &p);
-    bt_dataset *d = SENTINEL;
-    bt_test_assert_failure(bt_dataset_load_idx(labels, images, CLASSES, &d), BT_ERR_FORMAT, labels,
-                   "expected an image file with 3 dimensions, found 1");
-    assert_null(d);
-    bt_test_assert_failure(bt_dataset_load_idx(images, images, CLASSES, &d), BT_ERR_FORMAT, images,
-                   "expected a label file with 1 dimension, found 3");
-    assert_null(d);
-    free(images);
-    free(labels);
-    remove_dir(dir);
-    free_part(&p);
-}
-
-/* Errors of the parser and reader come through with the file's name. */
-static void load_idx_malformed_files(void **state)
-{
-    (void)state;
-    bt_test_rng rng = BT_TEST_RNG();
-    part p = make_part(&rng, bt_test_rng_range(&rng, 2, 20), 4, 4);
-    char *dir = new_dir();
-    char *labels = write_labels(dir, "labels", true, &p);
-    uint32_t dims[3] = {(uint32_t)p.count, 4, 4};
-    char *images = bt_test_write_idx(dir, "images", true, 3, dims, p.pixels, p.count * 16 - 1);
-    bt_dataset *d = SENTINEL;
-    bt_test_assert_failure(bt_dataset_load_idx(images, labels, CLASSES, &d), BT_ERR_FORMAT, images,
-                   "truncated");
-    assert_null(d);
-    char *empty = bt_test_path(dir, "empty");
-    bt_test_write_file(empty, "", 0);
-    bt_test_assert_failure(bt_dataset_load_idx(images, empty, CLASSES, &d), BT_ERR_FORMAT, images,
-                   "truncated");
-    free(images);
-    images = write_images(dir, "images-ok", false, &p);
-    bt_test_assert_failure(bt_dataset_load_idx(images, empty, CLASSES, &d), BT_ERR_FORMAT, empty,
-                   "is empty");
-    assert_null(d);
-    bt_test_assert_failure(bt_dataset_load_idx(images, labels, 0, &d), BT_ERR_INVALID_ARGUMENT,
-                   "bt_dataset_load_idx", "classes is 0");
-    bt_test_assert_failure(bt_dataset_load_idx(NULL, labels, CLASSES, &d), BT_ERR_INVALID_ARGUMENT,
-                   "bt_dataset_load_idx", "images_path is NULL");
-    bt_test_assert_failure(bt_dataset_load_idx(images, labels, CLASSES, NULL), BT_ERR_INVALID_ARGUMENT,
-                   "bt_dataset_load_idx", "out is NULL");
-    free(empty);
-    free(images);
-    free(labels);
-    remove_dir(dir);
-    free_part(&p);
+    free_part(&other);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -529,22 +551,22 @@ static void fashion_mnist_installed(void **state)
 int main(void)
 {
     bt_test_seed();
-    const struct CMUnitTest tests[] = {
+    static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(mnist_dir_split),
         cmocka_unit_test(mnist_dir_parts_optional),
         cmocka_unit_test(mnist_dir_test_only),
         cmocka_unit_test(mnist_dir_prefers_raw),
         cmocka_unit_test(mnist_dir_missing_files),
         cmocka_unit_test(mnist_dir_bad_validation_count),
-        cmocka_unit_test(load_idx_label_out_of_range),
-        cmocka_unit_test(load_idx_count_mismatch),
-        cmocka_unit_test(load_idx_wrong_dimensions),
-        cmocka_unit_test(load_idx_malformed_files),
         cmocka_unit_test(slice_copies_range),
         cmocka_unit_test(slice_out_of_range),
         cmocka_unit_test(create_from_memory_errors),
         cmocka_unit_test(null_dataset_is_harmless),
         cmocka_unit_test(fashion_mnist_installed),
     };
+    struct CMUnitTest tests[BT_TEST_COUNT(fixed) + BT_TEST_COUNT(load_cases)];
+    memcpy(tests, fixed, sizeof fixed);
+    size_t n = BT_TEST_COUNT(fixed);
+    BT_TEST_ADD_ROWS(tests, n, load_cases, run_load_case);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

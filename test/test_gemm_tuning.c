@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "batchtune_gemm_tuning.h"
 #include "checksum.h"
@@ -445,27 +444,10 @@ static void test_search_reports_what_bounds_it(void **state)
 
 static char *output;
 
-static int run_tool(const char *env, const char *args)
-{
-    char command[2048];
-    int len = snprintf(command, sizeof command, "%s '%s' %s 2>&1", env, BT_TOOL_PATH, args);
-    assert_true(len > 0 && (size_t)len < sizeof command);
-    FILE *pipe = popen(command, "r");
-    assert_non_null(pipe);
-    free(output);
-    output = calloc(1, 1 << 20);
-    assert_non_null(output);
-    size_t used = fread(output, 1, (1 << 20) - 1, pipe);
-    output[used] = '\0';
-    int status = pclose(pipe);
-    if (status == -1 || !WIFEXITED(status))
-        fail_msg("'%s' did not exit normally; output:\n%s", command, output);
-    return WEXITSTATUS(status);
-}
-
 static void expect_tool(const char *env, const char *args, int code, const char *needle)
 {
-    int got = run_tool(env, args);
+    free(output);
+    int got = bt_test_run_tool(BT_TOOL_PATH, env, args, &output);
     if (got != code || (needle && !strstr(output, needle)))
         fail_msg("batchtune %s: exit %d (expected %d), expected '%s' in:\n%s", args, got, code,
                  needle ? needle : "", output);

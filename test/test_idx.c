@@ -2,9 +2,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "test_support.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "idx.h"
 
@@ -12,12 +14,6 @@
 #define DIM_BYTES 4
 
 static char *tmpdir;
-
-static void fill_random(bt_test_rng *rng, uint8_t *dst, size_t size)
-{
-    for (size_t i = 0; i < size; ++i)
-        dst[i] = (uint8_t)bt_test_rng_next(rng);
-}
 
 /* An IDX image in memory: header for `dims` plus `data_len` random data bytes. */
 typedef struct idx_image {
@@ -31,29 +27,20 @@ static idx_image make_idx(bt_test_rng *rng, uint8_t type, unsigned ndims, const 
 {
     idx_image image;
     image.header = HEADER_PREFIX + DIM_BYTES * (size_t)ndims;
-    image.len = image.header + data_len;
-    image.bytes = malloc(image.len);
-    assert_non_null(image.bytes);
-    image.bytes[0] = 0;
-    image.bytes[1] = 0;
-    image.bytes[2] = type;
-    image.bytes[3] = (uint8_t)ndims;
-    for (unsigned i = 0; i < ndims; ++i) {
-        uint8_t *p = image.bytes + HEADER_PREFIX + DIM_BYTES * i;
-        p[0] = (uint8_t)(dims[i] >> 24);
-        p[1] = (uint8_t)(dims[i] >> 16);
-        p[2] = (uint8_t)(dims[i] >> 8);
-        p[3] = (uint8_t)dims[i];
-    }
-    fill_random(rng, image.bytes + image.header, data_len);
+    image.bytes = bt_test_idx_bytes(type, ndims, dims, NULL, data_len, &image.len);
+    bt_test_fill_bytes(rng, image.bytes + image.header, data_len);
     return image;
 }
 
+/* The data bytes that `dims` declare; 0 where their product overflows. */
 static size_t product(const uint32_t *dims, unsigned ndims)
 {
     size_t n = 1;
-    for (unsigned i = 0; i < ndims; ++i)
+    for (unsigned i = 0; i < ndims; ++i) {
+        if (dims[i] && n > SIZE_MAX / dims[i])
+            return 0;
         n *= dims[i];
+    }
     return n;
 }
 
@@ -96,203 +83,129 @@ static void parse_valid_2d(void **state)
     check_valid(2, dims, &rng);
 }
 
-static void parse_too_short(void **state)
+/* ------------------------------------------------------------------------------------------ */
+/* Malformed buffers for bt_idx_parse: one row each. */
+
+/* A whole number drawn afresh each run from [lo, hi]; where hi is not above lo (e.g. {7}), lo. */
+typedef struct span {
+    size_t lo, hi;
+} span;
+
+static size_t draw(bt_test_rng *rng, span s)
 {
-    (void)state;
-    const uint8_t bytes[3] = {0, 0, 0x08};
-    bt_idx idx;
-    for (size_t len = 0; len < sizeof bytes; ++len)
-        bt_test_assert_failure(bt_idx_parse(bytes, len, "short.idx", &idx), BT_ERR_FORMAT, "short.idx",
-                       "too short");
+    return s.hi <= s.lo ? s.lo : bt_test_rng_range(rng, s.lo, s.hi);
+}
+
+/* An IDX image of `ndims` dimensions `dims` holding the data they declare, less `missing` (at
+ * most all of it) and plus `extra` bytes, then changed as the row says. The message must name
+ * `file` (or "IDX data" where it is NULL) and say each of `says`, where {declared} is the data
+ * size the header declares, {present} the data bytes that follow it, {extra} the bytes added. */
+typedef struct parse_case {
+    const char *name;
+    const char *file;     /* the name the parser is given */
+    span lead[2];         /* the first two bytes, zero in an IDX file */
+    span type;            /* the data type; {0} stands for unsigned bytes (0x08) */
+    unsigned ndims;
+    span dims[BT_IDX_MAX_DIMS + 1];
+    span missing, extra;
+    bool cut;             /* pass only the first `keep` bytes */
+    span keep;
+    bool no_buffer;       /* pass NULL for the buffer (with the length `keep`) */
+    bool no_out;          /* pass NULL for the result */
+    bt_status status;
+    const char *says[BT_TEST_SAYS_MAX];
+} parse_case;
+
+#define FORMAT BT_ERR_FORMAT
+#define ARGUMENT BT_ERR_INVALID_ARGUMENT
+#define ONE_DIM .ndims = 1, .dims = {{4}}
+
+static const parse_case parse_cases[] = {
+    {"parse_too_short_0_bytes", "short.idx", ONE_DIM, .cut = true, .keep = {0},
+     .status = FORMAT, .says = {"too short"}},
+    {"parse_too_short_1_byte", "short.idx", ONE_DIM, .cut = true, .keep = {1},
+     .status = FORMAT, .says = {"too short"}},
+    {"parse_too_short_2_bytes", "short.idx", ONE_DIM, .cut = true, .keep = {2},
+     .status = FORMAT, .says = {"too short"}},
     /* An empty buffer may come without a pointer. */
-    bt_test_assert_failure(bt_idx_parse(NULL, 0, "none.idx", &idx), BT_ERR_FORMAT, "none.idx",
-                   "too short");
-}
-
-static void parse_header_cut_inside_dims(void **state)
-{
-    (void)state;
-    bt_test_rng rng = BT_TEST_RNG();
-    uint32_t dims[3] = {2, 3, 4};
-    idx_image image = make_idx(&rng, 0x08, 3, dims, 24);
-    size_t cut = bt_test_rng_range(&rng, HEADER_PREFIX, image.header - 1);
-    bt_idx idx;
-    bt_test_assert_failure(bt_idx_parse(image.bytes, cut, "cut.idx", &idx), BT_ERR_FORMAT, "cut.idx",
-                   "truncated header");
-    free(image.bytes);
-}
-
-static void parse_nonzero_leading_bytes(void **state)
-{
-    (void)state;
-    bt_test_rng rng = BT_TEST_RNG();
-    uint32_t dims[1] = {4};
-    idx_image image = make_idx(&rng, 0x08, 1, dims, 4);
-    bt_idx idx;
-    for (int which = 0; which < 2; ++which) {
-        image.bytes[0] = 0;
-        image.bytes[1] = 0;
-        image.bytes[which] = (uint8_t)bt_test_rng_range(&rng, 1, 255);
-        bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "magic.idx", &idx), BT_ERR_FORMAT,
-                       "magic.idx", "not an IDX file");
-    }
+    {"parse_too_short_no_buffer", "none.idx", ONE_DIM, .no_buffer = true, .keep = {0},
+     .status = FORMAT, .says = {"too short"}},
+    /* Inside the 3 dimensions: 4 to 15 of the 16 header bytes. */
+    {"parse_header_cut_inside_dims", "cut.idx", .ndims = 3, .dims = {{2}, {3}, {4}}, .cut = true,
+     .keep = {4, 15}, .status = FORMAT, .says = {"truncated header"}},
+    {"parse_first_byte_nonzero", "magic.idx", .lead = {{1, 255}, {0}}, ONE_DIM, .status = FORMAT,
+     .says = {"not an IDX file"}},
+    {"parse_second_byte_nonzero", "magic.idx", .lead = {{0}, {1, 255}}, ONE_DIM, .status = FORMAT,
+     .says = {"not an IDX file"}},
     /* gzip data that reached the parser gets a hint. */
-    image.bytes[0] = 0x1F;
-    image.bytes[1] = 0x8B;
-    bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "twice.gz", &idx), BT_ERR_FORMAT,
-                   "twice.gz", "compressed twice");
-    free(image.bytes);
-}
-
-static void parse_wrong_type(void **state)
-{
-    (void)state;
-    bt_test_rng rng = BT_TEST_RNG();
-    uint32_t dims[1] = {4};
-    idx_image image = make_idx(&rng, 0x0D, 1, dims, 4);
-    bt_idx idx;
-    bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "float.idx", &idx), BT_ERR_FORMAT,
-                   "float.idx",
-                   "unsupported IDX data type 0x0D (float32), only unsigned bytes (0x08) are "
-                   "supported");
-    image.bytes[2] = (uint8_t)bt_test_rng_range(&rng, 0x09, 0xFF);
-    bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "other.idx", &idx), BT_ERR_FORMAT,
-                   "other.idx", "unsupported IDX data type");
-    free(image.bytes);
-}
-
-static void parse_bad_ndims(void **state)
-{
-    (void)state;
-    bt_test_rng rng = BT_TEST_RNG();
-    const uint32_t dims[4] = {2, 2, 2, 2};
-    bt_idx idx;
-    idx_image zero = make_idx(&rng, 0x08, 0, dims, 1);
-    bt_test_assert_failure(bt_idx_parse(zero.bytes, zero.len, "zero.idx", &idx), BT_ERR_FORMAT,
-                   "zero.idx", "declares 0 dimensions");
-    free(zero.bytes);
-    idx_image four = make_idx(&rng, 0x08, 4, dims, 16);
-    bt_test_assert_failure(bt_idx_parse(four.bytes, four.len, "four.idx", &idx), BT_ERR_FORMAT,
-                   "four.idx", "declares 4 dimensions");
-    free(four.bytes);
-}
-
-static void parse_zero_dimension(void **state)
-{
-    (void)state;
-    bt_test_rng rng = BT_TEST_RNG();
-    uint32_t dims[3] = {5, 7, 7};
-    dims[bt_test_rng_range(&rng, 0, 2)] = 0;
-    idx_image image = make_idx(&rng, 0x08, 3, dims, 0);
-    bt_idx idx;
-    bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "empty.idx", &idx), BT_ERR_FORMAT,
-                   "empty.idx", "is 0");
-    free(image.bytes);
-}
-
-static void parse_dimension_overflow(void **state)
-{
-    (void)state;
-    bt_test_rng rng = BT_TEST_RNG();
+    {"parse_gzip_data", "twice.gz", .lead = {{0x1F}, {0x8B}}, ONE_DIM, .status = FORMAT,
+     .says = {"compressed twice"}},
+    {"parse_float_type", "float.idx", .type = {0x0D}, ONE_DIM, .status = FORMAT,
+     .says = {"unsupported IDX data type 0x0D (float32), only unsigned bytes (0x08) are "
+              "supported"}},
+    {"parse_other_type", "other.idx", .type = {0x09, 0xFF}, ONE_DIM, .status = FORMAT,
+     .says = {"unsupported IDX data type"}},
+    {"parse_zero_dimensions", "zero.idx", .ndims = 0, .status = FORMAT,
+     .says = {"declares 0 dimensions"}},
+    {"parse_four_dimensions", "four.idx", .ndims = 4, .dims = {{2}, {2}, {2}, {2}},
+     .status = FORMAT, .says = {"declares 4 dimensions"}},
+    {"parse_zero_first_dimension", "empty.idx", .ndims = 3, .dims = {{0}, {7}, {7}},
+     .status = FORMAT, .says = {"dimension 1 of the shape 0 x 7 x 7 is 0"}},
+    {"parse_zero_second_dimension", "empty.idx", .ndims = 3, .dims = {{5}, {0}, {7}},
+     .status = FORMAT, .says = {"dimension 2 of the shape 5 x 0 x 7 is 0"}},
+    {"parse_zero_third_dimension", "empty.idx", .ndims = 3, .dims = {{5}, {7}, {0}},
+     .status = FORMAT, .says = {"dimension 3 of the shape 5 x 7 x 0 is 0"}},
     /* (2^32 - 1)^3 exceeds 2^64, and (2^32 - 1)^2 already exceeds a 32-bit size_t. */
-    const uint32_t dims[3] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
-    idx_image image = make_idx(&rng, 0x08, 3, dims, bt_test_rng_range(&rng, 0, 64));
-    bt_idx idx;
-    bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "huge.idx", &idx), BT_ERR_FORMAT,
-                   "huge.idx", "overflows");
-    free(image.bytes);
-}
-
-static void parse_truncated_data(void **state)
-{
-    (void)state;
-    bt_test_rng rng = BT_TEST_RNG();
-    uint32_t dims[3] = {(uint32_t)bt_test_rng_range(&rng, 1, 50), 28, 28};
-    size_t count = product(dims, 3);
-    size_t missing = bt_test_rng_range(&rng, 1, count);
-    idx_image image = make_idx(&rng, 0x08, 3, dims, count - missing);
-    bt_idx idx;
-    char phrase[128];
-    snprintf(phrase, sizeof phrase, "truncated: header declares %zu bytes of data", count);
-    bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "short-data.idx", &idx), BT_ERR_FORMAT,
-                   "short-data.idx", phrase);
-    snprintf(phrase, sizeof phrase, "only %zu follow", count - missing);
-    if (!strstr(bt_last_error(), phrase))
-        fail_msg("message lacks \"%s\": %s", phrase, bt_last_error());
-    free(image.bytes);
-}
-
-static void parse_trailing_bytes(void **state)
-{
-    (void)state;
-    bt_test_rng rng = BT_TEST_RNG();
-    uint32_t dims[1] = {(uint32_t)bt_test_rng_range(&rng, 1, 1000)};
-    size_t extra = bt_test_rng_range(&rng, 1, 100);
-    idx_image image = make_idx(&rng, 0x08, 1, dims, dims[0] + extra);
-    bt_idx idx;
-    char phrase[64];
-    snprintf(phrase, sizeof phrase, "has %zu trailing bytes", extra);
-    bt_test_assert_failure(bt_idx_parse(image.bytes, image.len, "long.idx", &idx), BT_ERR_FORMAT,
-                   "long.idx", phrase);
-    free(image.bytes);
-}
-
-static void parse_null_arguments(void **state)
-{
-    (void)state;
-    uint8_t byte = 0;
-    bt_idx idx;
-    bt_test_assert_failure(bt_idx_parse(&byte, 1, "x.idx", NULL), BT_ERR_INVALID_ARGUMENT, "x.idx",
-                   "out is NULL");
-    bt_test_assert_failure(bt_idx_parse(NULL, 5, "y.idx", &idx), BT_ERR_INVALID_ARGUMENT, "y.idx",
-                   "buf is NULL");
+    {"parse_dimension_overflow", "huge.idx", .ndims = 3,
+     .dims = {{0xFFFFFFFFu}, {0xFFFFFFFFu}, {0xFFFFFFFFu}}, .extra = {0, 64}, .status = FORMAT,
+     .says = {"overflows"}},
+    {"parse_truncated_data", "short-data.idx", .ndims = 3, .dims = {{1, 50}, {28}, {28}},
+     .missing = {1, SIZE_MAX}, .status = FORMAT,
+     .says = {"truncated: header declares {declared} bytes of data", "only {present} follow"}},
+    {"parse_trailing_bytes", "long.idx", .ndims = 1, .dims = {{1, 1000}}, .extra = {1, 100},
+     .status = FORMAT, .says = {"has {extra} trailing bytes"}},
     /* Without a name the message still says what was parsed. */
-    bt_test_assert_failure(bt_idx_parse(&byte, 1, NULL, &idx), BT_ERR_FORMAT, "IDX data", "too short");
+    {"parse_without_a_name", NULL, ONE_DIM, .cut = true, .keep = {1}, .status = FORMAT,
+     .says = {"too short"}},
+    {"parse_null_out", "x.idx", ONE_DIM, .cut = true, .keep = {1}, .no_out = true,
+     .status = ARGUMENT, .says = {"out is NULL"}},
+    {"parse_null_buffer", "y.idx", ONE_DIM, .no_buffer = true, .keep = {5}, .status = ARGUMENT,
+     .says = {"buf is NULL"}},
+};
+
+static void run_parse_case(void **state)
+{
+    const parse_case *c = *state;
+    bt_test_rng rng = bt_test_rng_for(c->name);
+    uint32_t dims[BT_IDX_MAX_DIMS + 1];
+    for (unsigned i = 0; i < c->ndims; ++i)
+        dims[i] = (uint32_t)draw(&rng, c->dims[i]);
+    size_t declared = product(dims, c->ndims);
+    span missing = c->missing;
+    if (missing.hi > declared)
+        missing.hi = declared;
+    size_t present = declared - draw(&rng, missing);
+    size_t extra = draw(&rng, c->extra);
+    present += extra;
+    uint8_t type = c->type.lo ? (uint8_t)draw(&rng, c->type) : 0x08;
+    idx_image image = make_idx(&rng, type, c->ndims, dims, present);
+    for (int i = 0; i < 2; ++i)
+        image.bytes[i] = (uint8_t)draw(&rng, c->lead[i]);
+    size_t len = c->cut || c->no_buffer ? draw(&rng, c->keep) : image.len;
+
+    bt_idx idx;
+    bt_status got = bt_idx_parse(c->no_buffer ? NULL : image.bytes, len, c->file,
+                                 c->no_out ? NULL : &idx);
+    const bt_test_var vars[] = {
+        {"declared", NULL, declared}, {"present", NULL, present}, {"extra", NULL, extra}};
+    bt_test_assert_says(got, c->status, c->file ? c->file : "IDX data", c->says, vars,
+                        sizeof vars / sizeof vars[0]);
+    free(image.bytes);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 
 static char *tmp_path(const char *name) { return bt_test_path(tmpdir, name); }
-
-static void read_missing_file(void **state)
-{
-    (void)state;
-    char *path = tmp_path("does-not-exist.idx");
-    uint8_t *buf = (uint8_t *)path; /* must come back NULL */
-    size_t len = 99;
-    bt_test_assert_failure(bt_idx_read_file(path, 1000, &buf, &len), BT_ERR_IO, path,
-                   "No such file or directory");
-    assert_null(buf);
-    assert_int_equal(len, 0);
-    free(path);
-}
-
-static void read_directory(void **state)
-{
-    (void)state;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    bt_test_assert_failure(bt_idx_read_file(tmpdir, 1000, &buf, &len), BT_ERR_IO, tmpdir,
-                   "is a directory");
-    assert_null(buf);
-}
-
-static void read_empty_file(void **state)
-{
-    (void)state;
-    char *path = tmp_path("empty.idx");
-    bt_test_write_file(path, "", 0);
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    bt_test_assert_failure(bt_idx_read_file(path, 1000, &buf, &len), BT_ERR_FORMAT, path, "is empty");
-    assert_null(buf);
-    char *gz = tmp_path("empty.idx.gz");
-    bt_test_write_gz(gz, "", 0);
-    bt_test_assert_failure(bt_idx_read_file(gz, 1000, &buf, &len), BT_ERR_FORMAT, gz, "is empty");
-    assert_null(buf);
-    free(path);
-    free(gz);
-}
 
 /* Sizes span the reader's first 1 MiB buffer so that growth is exercised too. */
 static void check_round_trip(bool compress, bt_test_rng *rng)
@@ -300,7 +213,7 @@ static void check_round_trip(bool compress, bt_test_rng *rng)
     size_t size = bt_test_rng_range(rng, 1, 3u << 20);
     uint8_t *data = malloc(size);
     assert_non_null(data);
-    fill_random(rng, data, size);
+    bt_test_fill_bytes(rng, data, size);
     char *path = tmp_path(compress ? "round.gz" : "round.raw");
     if (compress)
         bt_test_write_gz(path, data, size);
@@ -337,7 +250,7 @@ static uint8_t *make_gz_bytes(bt_test_rng *rng, const char *path, size_t size, s
 {
     uint8_t *data = malloc(size);
     assert_non_null(data);
-    fill_random(rng, data, size);
+    bt_test_fill_bytes(rng, data, size);
     bt_test_write_gz(path, data, size);
     free(data);
     FILE *f = fopen(path, "rb");
@@ -354,42 +267,98 @@ static uint8_t *make_gz_bytes(bt_test_rng *rng, const char *path, size_t size, s
     return bytes;
 }
 
-static void read_corrupt_gz_flipped(void **state)
+/* Files bt_idx_read_file must refuse: one row each. */
+typedef enum file_kind {
+    ABSENT,      /* no such file */
+    FOLDER,      /* a directory */
+    EMPTY_RAW,   /* no bytes */
+    EMPTY_GZ,    /* gzip of no bytes */
+    GZ_FLIPPED,  /* gzip with 8 bytes of its deflate stream flipped */
+    GZ_CUT,      /* gzip cut short past its 10-byte header */
+} file_kind;
+
+/* The reader is given "<tmpdir>/<file>" (NULL where `file` is) and must fail with `status`,
+ * naming the path (or "bt_idx_read_file" where there is none) and saying `says`; *buf and *len
+ * come back NULL and 0. */
+typedef struct read_case {
+    const char *name;
+    const char *file;
+    file_kind kind;
+    size_t max_bytes;
+    bool no_buf, no_len; /* pass NULL for buf, for len */
+    bt_status status;
+    const char *says[BT_TEST_SAYS_MAX];
+} read_case;
+
+static const read_case read_cases[] = {
+    {"read_missing_file", "does-not-exist.idx", ABSENT, 1000, .status = BT_ERR_IO,
+     .says = {"No such file or directory"}},
+    {"read_directory", "folder.idx", FOLDER, 1000, .status = BT_ERR_IO,
+     .says = {"is a directory"}},
+    {"read_empty_file", "empty.idx", EMPTY_RAW, 1000, .status = FORMAT, .says = {"is empty"}},
+    {"read_empty_gz_file", "empty.idx.gz", EMPTY_GZ, 1000, .status = FORMAT,
+     .says = {"is empty"}},
+    {"read_corrupt_gz_flipped", "flipped.gz", GZ_FLIPPED, SIZE_MAX, .status = FORMAT,
+     .says = {"corrupt gzip stream"}},
+    {"read_corrupt_gz_truncated", "cut.gz", GZ_CUT, SIZE_MAX, .status = FORMAT,
+     .says = {"corrupt gzip stream"}},
+    {"read_null_path", NULL, ABSENT, 10, .status = ARGUMENT, .says = {"path is NULL"}},
+    {"read_null_buf", "some.idx", ABSENT, 10, .no_buf = true, .status = ARGUMENT,
+     .says = {"buf or len is NULL"}},
+    {"read_null_len", "some.idx", ABSENT, 10, .no_len = true, .status = ARGUMENT,
+     .says = {"buf or len is NULL"}},
+};
+
+static void make_file(bt_test_rng *rng, file_kind kind, const char *path)
 {
-    (void)state;
-    bt_test_rng rng = BT_TEST_RNG();
-    char *path = tmp_path("flipped.gz");
-    size_t gz_len = 0;
-    uint8_t *bytes = make_gz_bytes(&rng, path, bt_test_rng_range(&rng, 1000, 200000), &gz_len);
-    /* Past the 10-byte gzip header and before the 8-byte trailer. */
-    size_t at = bt_test_rng_range(&rng, 10 + gz_len / 4, gz_len - 8 - gz_len / 4);
-    for (size_t i = 0; i < 8; ++i)
-        bytes[at + i] ^= 0xA5;
-    bt_test_write_file(path, bytes, gz_len);
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    bt_test_assert_failure(bt_idx_read_file(path, SIZE_MAX, &buf, &len), BT_ERR_FORMAT, path,
-                   "corrupt gzip stream");
-    assert_null(buf);
-    free(bytes);
-    free(path);
+    switch (kind) {
+    case ABSENT:
+        break;
+    case FOLDER:
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            fail_msg("mkdir(%s): %s", path, strerror(errno));
+        break;
+    case EMPTY_RAW:
+        bt_test_write_file(path, "", 0);
+        break;
+    case EMPTY_GZ:
+        bt_test_write_gz(path, "", 0);
+        break;
+    case GZ_FLIPPED:
+    case GZ_CUT: {
+        size_t gz_len = 0;
+        uint8_t *bytes = make_gz_bytes(rng, path, bt_test_rng_range(rng, 1000, 200000), &gz_len);
+        if (kind == GZ_FLIPPED) {
+            /* Past the 10-byte gzip header and before the 8-byte trailer. */
+            size_t at = bt_test_rng_range(rng, 10 + gz_len / 4, gz_len - 8 - gz_len / 4);
+            for (size_t i = 0; i < 8; ++i)
+                bytes[at + i] ^= 0xA5;
+        } else {
+            gz_len = bt_test_rng_range(rng, 11, gz_len - 1);
+        }
+        bt_test_write_file(path, bytes, gz_len);
+        free(bytes);
+        break;
+    }
+    }
 }
 
-static void read_corrupt_gz_truncated(void **state)
+static void run_read_case(void **state)
 {
-    (void)state;
-    bt_test_rng rng = BT_TEST_RNG();
-    char *path = tmp_path("cut.gz");
-    size_t gz_len = 0;
-    uint8_t *bytes = make_gz_bytes(&rng, path, bt_test_rng_range(&rng, 1000, 200000), &gz_len);
-    size_t keep = bt_test_rng_range(&rng, 11, gz_len - 1);
-    bt_test_write_file(path, bytes, keep);
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    bt_test_assert_failure(bt_idx_read_file(path, SIZE_MAX, &buf, &len), BT_ERR_FORMAT, path,
-                   "corrupt gzip stream");
-    assert_null(buf);
-    free(bytes);
+    const read_case *c = *state;
+    bt_test_rng rng = bt_test_rng_for(c->name);
+    char *path = c->file ? tmp_path(c->file) : NULL;
+    if (path)
+        make_file(&rng, c->kind, path);
+    uint8_t *buf = (uint8_t *)&rng; /* must come back NULL */
+    size_t len = 99;
+    bt_status got = bt_idx_read_file(path, c->max_bytes, c->no_buf ? NULL : &buf,
+                                     c->no_len ? NULL : &len);
+    bt_test_assert_says(got, c->status, path ? path : "bt_idx_read_file", c->says, NULL, 0);
+    if (!c->no_buf && !c->no_len) {
+        assert_null(buf);
+        assert_int_equal(len, 0);
+    }
     free(path);
 }
 
@@ -397,7 +366,7 @@ static void check_max_bytes(bt_test_rng *rng, size_t size)
 {
     uint8_t *data = malloc(size);
     assert_non_null(data);
-    fill_random(rng, data, size);
+    bt_test_fill_bytes(rng, data, size);
     char *raw = tmp_path("limit.raw");
     char *gz = tmp_path("limit.gz");
     bt_test_write_file(raw, data, size);
@@ -427,19 +396,6 @@ static void read_max_bytes(void **state)
     check_max_bytes(&rng, (size_t)1 << 20);
     check_max_bytes(&rng, ((size_t)1 << 20) + 1);
     check_max_bytes(&rng, 1);
-}
-
-static void read_null_arguments(void **state)
-{
-    (void)state;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    bt_test_assert_failure(bt_idx_read_file(NULL, 10, &buf, &len), BT_ERR_INVALID_ARGUMENT,
-                   "bt_idx_read_file", "path is NULL");
-    bt_test_assert_failure(bt_idx_read_file("some.idx", 10, NULL, &len), BT_ERR_INVALID_ARGUMENT,
-                   "some.idx", "buf or len is NULL");
-    bt_test_assert_failure(bt_idx_read_file("some.idx", 10, &buf, NULL), BT_ERR_INVALID_ARGUMENT,
-                   "some.idx", "buf or len is NULL");
 }
 
 /* The reader and the parser together, as the dataset loader uses them. */
@@ -482,30 +438,20 @@ static int remove_tmpdir(void **state)
 int main(void)
 {
     bt_test_seed();
-    const struct CMUnitTest tests[] = {
+    static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(parse_valid_1d),
         cmocka_unit_test(parse_valid_2d),
         cmocka_unit_test(parse_valid_3d),
-        cmocka_unit_test(parse_too_short),
-        cmocka_unit_test(parse_header_cut_inside_dims),
-        cmocka_unit_test(parse_nonzero_leading_bytes),
-        cmocka_unit_test(parse_wrong_type),
-        cmocka_unit_test(parse_bad_ndims),
-        cmocka_unit_test(parse_zero_dimension),
-        cmocka_unit_test(parse_dimension_overflow),
-        cmocka_unit_test(parse_truncated_data),
-        cmocka_unit_test(parse_trailing_bytes),
-        cmocka_unit_test(parse_null_arguments),
-        cmocka_unit_test(read_missing_file),
-        cmocka_unit_test(read_directory),
-        cmocka_unit_test(read_empty_file),
         cmocka_unit_test(read_raw_round_trip),
         cmocka_unit_test(read_gz_round_trip),
-        cmocka_unit_test(read_corrupt_gz_flipped),
-        cmocka_unit_test(read_corrupt_gz_truncated),
         cmocka_unit_test(read_max_bytes),
-        cmocka_unit_test(read_null_arguments),
         cmocka_unit_test(read_and_parse_gz),
     };
+    struct CMUnitTest tests[BT_TEST_COUNT(fixed) + BT_TEST_COUNT(parse_cases) +
+                            BT_TEST_COUNT(read_cases)];
+    memcpy(tests, fixed, sizeof fixed);
+    size_t n = BT_TEST_COUNT(fixed);
+    BT_TEST_ADD_ROWS(tests, n, parse_cases, run_parse_case);
+    BT_TEST_ADD_ROWS(tests, n, read_cases, run_read_case);
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -102,6 +103,76 @@ void bt_test_fill_uniform(bt_test_rng *rng, float *dst, size_t count, float lo, 
         dst[i] = (float)bt_test_rng_uniform(rng, lo, hi);
 }
 
+void bt_test_fill_bytes(bt_test_rng *rng, uint8_t *dst, size_t count)
+{
+    for (size_t i = 0; i < count; ++i)
+        dst[i] = (uint8_t)bt_test_rng_next(rng);
+}
+
+struct CMUnitTest bt_test_row(const char *name, CMUnitTestFunction run, const void *row)
+{
+    struct CMUnitTest test = {name, run, NULL, NULL, (void *)row};
+    return test;
+}
+
+/* The var that "{...}" at `open` names, or NULL. */
+static const bt_test_var *find_var(const char *open, const bt_test_var *vars, size_t count)
+{
+    const char *close = strchr(open, '}');
+    for (size_t i = 0; close && i < count; ++i)
+        if (strlen(vars[i].name) == (size_t)(close - open - 1) &&
+            strncmp(open + 1, vars[i].name, (size_t)(close - open - 1)) == 0)
+            return &vars[i];
+    return NULL;
+}
+
+/* `pattern` with every "{name}" of `vars` replaced by its value; other text is kept as it is. */
+static void expand(char *out, size_t size, const char *pattern, const bt_test_var *vars,
+                   size_t count)
+{
+    size_t used = 0;
+    for (const char *p = pattern; *p;) {
+        const bt_test_var *var = *p == '{' ? find_var(p, vars, count) : NULL;
+        int n;
+        if (!var)
+            n = snprintf(out + used, size - used, "%c", *p++);
+        else if (var->text)
+            n = snprintf(out + used, size - used, "%s", var->text);
+        else
+            n = snprintf(out + used, size - used, "%zu", var->number);
+        if (n < 0 || (size_t)n >= size - used)
+            fail_msg("expected message too long: %s", pattern);
+        used += (size_t)n;
+        if (var)
+            p = strchr(p, '}') + 1;
+    }
+    out[used] = '\0';
+}
+
+/* Fail unless the message contains `pattern`, expanded. */
+static void assert_message_says(const char *msg, const char *pattern, const bt_test_var *vars,
+                                size_t var_count)
+{
+    char phrase[2048];
+    expand(phrase, sizeof phrase, pattern, vars, var_count);
+    if (!strstr(msg, phrase))
+        fail_msg("message lacks \"%s\": %s", phrase, msg);
+}
+
+void bt_test_assert_says(bt_status got, bt_status want, const char *name,
+                         const char *const says[BT_TEST_SAYS_MAX], const bt_test_var *vars,
+                         size_t var_count)
+{
+    const char *msg = bt_last_error();
+    if (got != want)
+        fail_msg("status %s, expected %s; message: %s", bt_status_name(got), bt_status_name(want),
+                 msg);
+    if (name)
+        assert_message_says(msg, name, vars, var_count);
+    for (size_t i = 0; i < BT_TEST_SAYS_MAX && says[i]; ++i)
+        assert_message_says(msg, says[i], vars, var_count);
+}
+
 /* mkdir -p: in a fresh build tree no test may have created the cache folder yet. */
 static void make_dirs(const char *path)
 {
@@ -178,27 +249,34 @@ static void put_be32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-char *bt_test_write_idx(const char *dir, const char *name, bool gz, unsigned ndims,
-                        const uint32_t *dims, const uint8_t *data, size_t data_len)
+uint8_t *bt_test_idx_bytes(uint8_t type, unsigned ndims, const uint32_t *dims, const uint8_t *data,
+                           size_t data_len, size_t *size)
 {
     size_t header = 4 + 4 * (size_t)ndims;
-    uint8_t *bytes = malloc(header + data_len);
+    uint8_t *bytes = calloc(1, header + data_len);
     assert_non_null(bytes);
-    bytes[0] = 0;
-    bytes[1] = 0;
-    bytes[2] = 0x08;
+    bytes[2] = type;
     bytes[3] = (uint8_t)ndims;
     for (unsigned i = 0; i < ndims; ++i)
         put_be32(bytes + 4 + 4 * i, dims[i]);
-    if (data_len)
+    if (data && data_len)
         memcpy(bytes + header, data, data_len);
+    *size = header + data_len;
+    return bytes;
+}
+
+char *bt_test_write_idx(const char *dir, const char *name, bool gz, unsigned ndims,
+                        const uint32_t *dims, const uint8_t *data, size_t data_len)
+{
+    size_t size = 0;
+    uint8_t *bytes = bt_test_idx_bytes(0x08, ndims, dims, data, data_len, &size);
     char file[128];
     snprintf(file, sizeof file, "%s%s", name, gz ? ".gz" : "");
     char *path = bt_test_path(dir, file);
     if (gz)
-        bt_test_write_gz(path, bytes, header + data_len);
+        bt_test_write_gz(path, bytes, size);
     else
-        bt_test_write_file(path, bytes, header + data_len);
+        bt_test_write_file(path, bytes, size);
     free(bytes);
     return path;
 }
@@ -210,4 +288,47 @@ char *bt_test_path(const char *dir, const char *name)
     assert_non_null(path);
     snprintf(path, len, "%s/%s", dir, name);
     return path;
+}
+
+int bt_test_run_command(const char *command, char **output)
+{
+    size_t capacity = 4096, used = 0, n;
+    char *text = calloc(1, capacity);
+    assert_non_null(text);
+    *output = text;
+    FILE *pipe = popen(command, "r");
+    if (!pipe) {
+        fprintf(stderr, "popen(%s): %s\n", command, strerror(errno));
+        return -1;
+    }
+    while ((n = fread(text + used, 1, capacity - used - 1, pipe)) > 0) {
+        used += n;
+        if (capacity - used < 1024) {
+            capacity *= 2;
+            char *bigger = realloc(text, capacity);
+            if (!bigger)
+                pclose(pipe);
+            assert_non_null(bigger);
+            *output = text = bigger;
+        }
+    }
+    text[used] = '\0';
+    int status = pclose(pipe);
+    if (status == -1 || !WIFEXITED(status)) {
+        fprintf(stderr, "'%s' did not exit normally (wait status %d)\n", command, status);
+        return -1;
+    }
+    return WEXITSTATUS(status);
+}
+
+int bt_test_run_tool(const char *tool, const char *env, const char *args, char **output)
+{
+    assert_null(strchr(tool, '\'')); /* quoted below */
+    char command[4096];
+    int len = snprintf(command, sizeof command, "%s '%s' %s 2>&1", env ? env : "", tool, args);
+    assert_true(len > 0 && (size_t)len < sizeof command);
+    int code = bt_test_run_command(command, output);
+    if (code < 0)
+        fail_msg("'%s' did not exit normally; output:\n%s", command, *output);
+    return code;
 }

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #ifndef BT_TOOL_PATH
 #error "BT_TOOL_PATH must name the built batchtune tool"
@@ -23,42 +22,12 @@ static int free_output(void **state)
     return 0;
 }
 
-/* Run `<env> <tool> <args> 2>&1` through the shell; returns the exit status and keeps the output
- * in `output`. */
-static int run_tool(const char *env, const char *args)
-{
-    assert_null(strchr(BT_TOOL_PATH, '\'')); /* quoted below */
-    char command[1024];
-    int len = snprintf(command, sizeof command, "%s '%s' %s 2>&1", env ? env : "", BT_TOOL_PATH,
-                       args);
-    assert_true(len > 0 && (size_t)len < sizeof command);
-
-    FILE *pipe = popen(command, "r");
-    if (!pipe)
-        fail_msg("popen(%s) failed", command);
-    free(output);
-    size_t capacity = 4096, used = 0;
-    output = malloc(capacity);
-    assert_non_null(output);
-    size_t n;
-    while ((n = fread(output + used, 1, capacity - used - 1, pipe)) > 0) {
-        used += n;
-        if (capacity - used < 1024) {
-            capacity *= 2;
-            output = realloc(output, capacity);
-            assert_non_null(output);
-        }
-    }
-    output[used] = '\0';
-    int status = pclose(pipe);
-    if (status == -1 || !WIFEXITED(status))
-        fail_msg("'%s' did not exit normally (status %d); output:\n%s", command, status, output);
-    return WEXITSTATUS(status);
-}
-
+/* Runs `<env> <tool> <args> 2>&1`, keeps the output in `output`, and fails unless the tool exits
+ * with `expected`. */
 static void expect_exit(const char *env, const char *args, int expected)
 {
-    int code = run_tool(env, args);
+    free(output);
+    int code = bt_test_run_tool(BT_TOOL_PATH, env, args, &output);
     if (code != expected)
         fail_msg("batchtune %s: exit %d, expected %d; output:\n%s", args, code, expected, output);
 }

@@ -79,30 +79,11 @@ static int teardown(void **state)
 /* Run `<env> <tool> tune <args> 2>&1`; returns the exit status, keeps the output. */
 static int run_tune_env(const char *env, const char *args)
 {
-    char command[2048];
-    int len = snprintf(command, sizeof command, "%s '%s' tune %s 2>&1", env ? env : "",
-                       BT_TOOL_PATH, args);
-    assert_true(len > 0 && (size_t)len < sizeof command);
-    FILE *pipe = popen(command, "r");
-    if (!pipe)
-        fail_msg("popen(%s) failed", command);
+    char tune_args[2048];
+    int len = snprintf(tune_args, sizeof tune_args, "tune %s", args);
+    assert_true(len > 0 && (size_t)len < sizeof tune_args);
     free(output);
-    size_t capacity = 4096, used = 0, n;
-    output = malloc(capacity);
-    assert_non_null(output);
-    while ((n = fread(output + used, 1, capacity - used - 1, pipe)) > 0) {
-        used += n;
-        if (capacity - used < 1024) {
-            capacity *= 2;
-            output = realloc(output, capacity);
-            assert_non_null(output);
-        }
-    }
-    output[used] = '\0';
-    int status = pclose(pipe);
-    if (status == -1 || !WIFEXITED(status))
-        fail_msg("'%s' did not exit normally (status %d); output:\n%s", command, status, output);
-    return WEXITSTATUS(status);
+    return bt_test_run_tool(BT_TOOL_PATH, env, tune_args, &output);
 }
 
 static int run_tune(const char *args)
