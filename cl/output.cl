@@ -57,8 +57,40 @@ __kernel void output_delta(__global float *za, __global const float *bias,
     }
 }
 
-/* ln clamped away from 0 so that a saturated output gives a large, finite cost. */
-float safe_log(float x) { return log(fmax(x, 1e-30f)); }
+/* ln(1 + e^x) without overflow or cancellation: -ln(sigmoid(-x)). */
+float softplus(float x) { return fmax(x, 0.0f) + log1p(exp(-fabs(x))); }
+
+/* The example's cost from z (= za + bias), before the activations replace it: ln(1 - a) taken
+ * from a float a near 1 loses every digit (a = 1 - 2e-9 rounds to 1), so the costs are
+ * written in z, where they stay exact however saturated the outputs are. */
+float row_cost(__global const float *za, __global const float *bias, uint n, int label,
+               uint kind)
+{
+    float cost = 0.0f;
+    if (kind == OUT_SIGMOID_QUADRATIC) {
+        for (uint j = 0; j < n; ++j) {
+            float a = 1.0f / (1.0f + exp(-(za[j] + bias[j])));
+            float diff = a - (j == (uint)label ? 1.0f : 0.0f);
+            cost += 0.5f * diff * diff;
+        }
+    } else if (kind == OUT_SIGMOID_CROSS_ENTROPY) {
+        /* -ln a = softplus(-z), -ln(1 - a) = softplus(z) */
+        for (uint j = 0; j < n; ++j) {
+            float z = za[j] + bias[j];
+            cost += softplus(j == (uint)label ? -z : z);
+        }
+    } else {
+        /* -ln softmax(z)_label = ln sum_j e^(z_j - top) - (z_label - top) */
+        float top = -INFINITY;
+        for (uint j = 0; j < n; ++j)
+            top = fmax(top, za[j] + bias[j]);
+        float sum = 0.0f;
+        for (uint j = 0; j < n; ++j)
+            sum += exp(za[j] + bias[j] - top);
+        cost = log(sum) - (za[label] + bias[label] - top);
+    }
+    return cost;
+}
 
 __kernel void output_evaluate(__global float *za, __global const float *bias,
                               __global const int *labels, __global float *stats, uint m, uint n,
@@ -68,21 +100,13 @@ __kernel void output_evaluate(__global float *za, __global const float *bias,
     if (i >= m)
         return;
     __global float *a = za + (size_t)i * n;
-    activate_row(a, bias, n, kind);
     int label = labels[i];
-    float cost = 0.0f;
+    float cost = row_cost(a, bias, n, label, kind);
+    activate_row(a, bias, n, kind);
     uint best = 0;
-    for (uint j = 0; j < n; ++j) {
-        float y = j == (uint)label ? 1.0f : 0.0f;
-        if (kind == OUT_SIGMOID_QUADRATIC)
-            cost += 0.5f * (a[j] - y) * (a[j] - y);
-        else if (kind == OUT_SIGMOID_CROSS_ENTROPY)
-            cost -= y * safe_log(a[j]) + (1.0f - y) * safe_log(1.0f - a[j]);
+    for (uint j = 1; j < n; ++j)
         if (a[j] > a[best])
             best = j;
-    }
-    if (kind == OUT_SOFTMAX_LOG_LIKELIHOOD)
-        cost = -safe_log(a[label]);
     stats[2 * (size_t)i] = cost;
     stats[2 * (size_t)i + 1] = best == (uint)label ? 1.0f : 0.0f;
 }

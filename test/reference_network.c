@@ -56,14 +56,10 @@ static double hidden_derivative(bt_ref_activation f, double z, double a)
     return NAN;
 }
 
-/* ln() with its argument clamped to [BT_REF_LOG_FLOOR, 1] (see the header for why). */
-static double clamped_log(double p)
+/* ln(1 + e^x), exact for any x: -ln sigmoid(-x). */
+static double softplus(double x)
 {
-    if (p < BT_REF_LOG_FLOOR)
-        p = BT_REF_LOG_FLOOR;
-    if (p > 1.0)
-        p = 1.0;
-    return log(p);
+    return fmax(x, 0.0) + log1p(exp(-fabs(x)));
 }
 
 static double one_hot(size_t j, int label)
@@ -71,7 +67,10 @@ static double one_hot(size_t j, int label)
     return (size_t)label == j ? 1.0 : 0.0;
 }
 
-static double example_cost(bt_ref_cost cost, const double *a, size_t n, int label)
+/* From z as well as a: ln a and ln(1 - a) lose their digits once a rounds towards 1, where
+ * softplus and log-sum-exp of z stay exact. */
+static double example_cost(bt_ref_cost cost, const double *z, const double *a, size_t n,
+                           int label)
 {
     double c = 0.0;
     switch (cost) {
@@ -81,13 +80,18 @@ static double example_cost(bt_ref_cost cost, const double *a, size_t n, int labe
             c += 0.5 * diff * diff;
         }
         return c;
-    case BT_REF_CROSS_ENTROPY:
-        for (size_t j = 0; j < n; ++j) {
-            double y = one_hot(j, label);
-            c -= y * clamped_log(a[j]) + (1.0 - y) * clamped_log(1.0 - a[j]);
-        }
+    case BT_REF_CROSS_ENTROPY: /* -ln a = softplus(-z), -ln(1 - a) = softplus(z) */
+        for (size_t j = 0; j < n; ++j)
+            c += softplus((size_t)label == j ? -z[j] : z[j]);
         return c;
-    case BT_REF_LOG_LIKELIHOOD: return -clamped_log(a[label]);
+    case BT_REF_LOG_LIKELIHOOD: {
+        double top = z[0], sum = 0.0;
+        for (size_t j = 1; j < n; ++j)
+            top = fmax(top, z[j]);
+        for (size_t j = 0; j < n; ++j)
+            sum += exp(z[j] - top);
+        return log(sum) - (z[label] - top);
+    }
     }
     return NAN;
 }
@@ -329,7 +333,8 @@ double bt_ref_forward(const bt_ref_net *net, const double *x, const int *labels,
         if (out)
             memcpy(out + i * n_out, a_out, n_out * sizeof *a_out);
         if (want_cost)
-            total += example_cost(net->cost, a_out, n_out, labels[i]);
+            total += example_cost(net->cost, ws.z + ws.offset[net->layers], a_out, n_out,
+                                   labels[i]);
     }
     workspace_free(&ws);
     return want_cost ? total / (double)m : NAN;
@@ -349,7 +354,8 @@ static int compute_gradient(const bt_ref_net *net, const double *x, const int *l
     memset(grad, 0, net->param_count * sizeof *grad);
     for (size_t i = 0; i < m; ++i) {
         forward_example(net, &ws, x + i * n_in);
-        total += example_cost(net->cost, ws.a + ws.offset[net->layers], n_out, labels[i]);
+        total += example_cost(net->cost, ws.z + ws.offset[net->layers],
+                              ws.a + ws.offset[net->layers], n_out, labels[i]);
         output_delta(net, &ws, labels[i]);
         hidden_deltas(net, &ws);
         accumulate_gradient(net, &ws, grad);

@@ -11,9 +11,8 @@
  *   cross-entropy   C = -sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)]   (sigmoid outputs)
  *   log-likelihood  C = -ln a_label                                  (softmax outputs)
  *
- * The arguments of ln are clamped to [BT_REF_LOG_FLOOR, 1] so that a saturated output gives a
- * large finite cost instead of inf/NaN. The gradient is the analytic one of the unclamped cost, so
- * where the clamp is active the two disagree; the tests use inputs where it never is.
+ * Both log costs are computed from z (softplus, log-sum-exp), exact however saturated the
+ * outputs are.
  *
  * Only three (output, cost) pairs are valid, the ones whose output delta is simple:
  *   (sigmoid, quadratic)          delta_L = (a - y) .* a .* (1 - a)
@@ -27,9 +26,6 @@
 #define BT_REFERENCE_NETWORK_H
 
 #include <stddef.h>
-
-/* Smallest argument passed to ln() by the cost functions (see above). */
-#define BT_REF_LOG_FLOOR 1e-300
 
 typedef enum { BT_REF_SIGMOID, BT_REF_TANH, BT_REF_RELU, BT_REF_SOFTMAX } bt_ref_activation;
 typedef enum { BT_REF_QUADRATIC, BT_REF_CROSS_ENTROPY, BT_REF_LOG_LIKELIHOOD } bt_ref_cost;

@@ -143,7 +143,9 @@ static void check_gradient(const size_t *sizes, size_t n_sizes, const combo *c, 
     double cost = 0.0;
     BT_ASSERT_OK(bt_network_gradient(net, b.x, b.labels, m, grad, &cost));
     double cost_ref = bt_ref_gradient(&ref, b.xd, b.labels_ref, m, grad_ref);
-    assert_true(fabs(cost - cost_ref) <= 1e-4 * fabs(cost_ref));
+    if (!(fabs(cost - cost_ref) <= 1e-4 * fabs(cost_ref)))
+        fail_msg("%s/%s/%s m=%zu: cost %.9g, reference %.9g", bt_activation_str(c->hidden),
+                 bt_activation_str(c->output), bt_cost_str(c->cost), m, cost, cost_ref);
 
     double largest = 0.0;
     for (size_t i = 0; i < count; ++i)
@@ -173,6 +175,45 @@ static void test_gradients_match_the_reference(void **state)
             check_gradient(shallow, 3, &combos[c], batch_sizes[i]);
             check_gradient(deep, 4, &combos[c], batch_sizes[i]);
         }
+    }
+}
+
+/* Outputs saturated far past float's resolution of 1 - a (|z| of 30 to 200): the log costs
+ * must stay exact, not turn ln(1 - a) of an a rounded to 1 into a clamp or noise. */
+static void test_saturated_outputs_keep_exact_costs(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {13, 9, 6};
+    const size_t m = 16;
+    const double scale = 6.0; /* ReLU, tanh and sigmoid keep their signs under it */
+    for (size_t c = 0; c < sizeof combos / sizeof combos[0]; ++c) {
+        if (combos[c].cost == BT_COST_QUADRATIC)
+            continue;
+        bt_ref_net ref = make_ref(sizes, 3, &combos[c]);
+        bt_network *net = make_net(sizes, 3, &combos[c], m);
+        batch b = draw(net, &ref, m);
+        size_t count = ref.param_count;
+        float *params = malloc(count * sizeof *params), *grad = malloc(count * sizeof *grad);
+        double *grad_ref = malloc(count * sizeof *grad_ref);
+        assert_true(params && grad && grad_ref);
+        for (size_t i = 0; i < count; ++i) {
+            params[i] = (float)(scale * ref.params[i]);
+            ref.params[i] = params[i];
+        }
+        BT_ASSERT_OK(bt_network_set_params(net, params, count));
+        double cost = 0.0;
+        BT_ASSERT_OK(bt_network_gradient(net, b.x, b.labels, m, grad, &cost));
+        double cost_ref = bt_ref_gradient(&ref, b.xd, b.labels_ref, m, grad_ref);
+        if (!(fabs(cost - cost_ref) <= 1e-4 * fabs(cost_ref)))
+            fail_msg("%s/%s/%s saturated: cost %.9g, reference %.9g",
+                     bt_activation_str(combos[c].hidden), bt_activation_str(combos[c].output),
+                     bt_cost_str(combos[c].cost), cost, cost_ref);
+        free(params);
+        free(grad);
+        free(grad_ref);
+        free_batch(&b);
+        bt_network_destroy(net);
+        bt_ref_net_free(&ref);
     }
 }
 
@@ -532,6 +573,7 @@ int main(void)
     bt_test_require_opencl();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradients_match_the_reference),
+        cmocka_unit_test(test_saturated_outputs_keep_exact_costs),
         cmocka_unit_test(test_gradients_match_finite_differences),
         cmocka_unit_test(test_training_steps_match_the_reference),
         cmocka_unit_test(test_evaluation_and_prediction_match_the_reference),
