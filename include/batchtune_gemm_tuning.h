@@ -235,10 +235,10 @@ typedef struct bt_gemm_tune_result {
      * CLBlast keeps one parameter set per kernel and device, so params trade shapes against
      * each other; this is what the best measured set for the shape alone reached. */
     double fastest_seconds[BT_GEMM_TUNE_MAX_SHAPES];
-    /* Per call of a 1 x 1 x 1 GEMM with CLBlast's defaults, calls enqueued back to back: the
-     * fixed cost of a call (CLBlast's and the driver's host work, one kernel launch) that no
-     * kernel parameters remove. No shape can run faster than this or than its FLOPs at the
-     * device's peak. */
+    /* Per call of a 1 x 1 x 1 GEMM with CLBlast's defaults, calls enqueued back to back, or of
+     * any shape measured faster: the fixed cost of a call (CLBlast's and the driver's host
+     * work, one kernel launch) that no kernel parameters remove. No shape can run faster than
+     * this or than its FLOPs at the device's peak. */
     double call_floor_seconds;
     char last_rejection[512]; /* why the last invalid candidate was skipped; "" if none */
 } bt_gemm_tune_result;

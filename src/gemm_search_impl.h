@@ -18,6 +18,7 @@ typedef struct bt_gemm_trial {
     float *expect;          /* host, m x n: alpha op(A) op(B) + beta C0, rounded to float */
     float *bound;           /* host, m x n: the largest error a correct float GEMM can make */
     float *got;             /* host, m x n: scratch for reading C back */
+    size_t calls;           /* per timed round, from bt_gemm_trial_calibrate */
 } bt_gemm_trial;
 
 /* Fills the trial's inputs with random values in [-1, 1) from `seed`, uploads them and computes
@@ -31,11 +32,14 @@ void bt_gemm_trial_destroy(bt_gemm_trial *trial);
  * "wrong result ..." when the values differ; the last error says what happened. */
 bt_status bt_gemm_trial_check(bt_device *device, bt_gemm_trial *trial);
 
-/* Wall-clock seconds per call, with calls enqueued back to back as training does: the fastest
- * of `rounds` rounds, each long enough to time (the fastest, because other processes on the
- * machine only ever add time). Run after a check, which compiles what the call needs. */
-bt_status bt_gemm_trial_time(bt_device *device, bt_gemm_trial *trial, int rounds,
-                             double *seconds);
+/* Timing, in wall-clock seconds per call with calls enqueued back to back as training does.
+ * Calibrate once after a check (which compiles what the call needs): it chooses how many calls
+ * make a round long enough to time. A round then runs them once. Callers take the fastest of
+ * several rounds (other processes only ever add time), spread over time: this machine's speed
+ * drifts by tens of percent over seconds, so rounds of one shape back to back can all fall into
+ * one slow phase. */
+bt_status bt_gemm_trial_calibrate(bt_device *device, bt_gemm_trial *trial);
+bt_status bt_gemm_trial_round(bt_device *device, bt_gemm_trial *trial, double *seconds);
 
 /* ---- the candidates: parameter values for one kernel ---- */
 

@@ -165,18 +165,16 @@ static bt_status time_calls(bt_device *dev, bt_gemm_trial *t, size_t calls, doub
     return BT_OK;
 }
 
-bt_status bt_gemm_trial_time(bt_device *dev, bt_gemm_trial *t, int rounds, double *seconds)
+bt_status bt_gemm_trial_calibrate(bt_device *dev, bt_gemm_trial *t)
 {
     double one = 0.0;
     BT_TRY(time_calls(dev, t, 1, &one));
     double wanted = one > 0.0 ? ROUND_SECONDS / one : MAX_CALLS;
-    size_t calls = wanted < 1.0 ? 1 : wanted > MAX_CALLS ? MAX_CALLS : (size_t)wanted;
-    double best = INFINITY;
-    for (int r = 0; r < rounds; ++r) {
-        double round = 0.0;
-        BT_TRY(time_calls(dev, t, calls, &round));
-        best = round < best ? round : best;
-    }
-    *seconds = best;
+    t->calls = wanted < 1.0 ? 1 : wanted > MAX_CALLS ? MAX_CALLS : (size_t)wanted;
     return BT_OK;
+}
+
+bt_status bt_gemm_trial_round(bt_device *dev, bt_gemm_trial *t, double *seconds)
+{
+    return time_calls(dev, t, t->calls ? t->calls : 1, seconds);
 }

@@ -319,7 +319,7 @@ static void print_table(const bt_gemm_tune_shape *shapes, const bt_gemm_tune_res
     printf("speedup: the stored parameters; best: the fastest candidate measured on that shape "
            "alone\n(CLBlast keeps one parameter set per kernel, so shapes trade against each "
            "other);\nlimit: no parameters can go faster than a call's fixed cost (%.1f us, a "
-           "1x1x1 GEMM)\nor the shape's FLOPs at the measured peak\n",
+           "1x1x1 GEMM\nor any faster call) or the shape's FLOPs at the measured peak\n",
            1e6 * r->call_floor_seconds);
 }
 
