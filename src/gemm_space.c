@@ -99,6 +99,9 @@ static const range *ranges_of(bt_gemm_group group)
 
 static const unsigned direct_cpu_seeds[][BT_GEMM_DIRECT_COUNT] = {
     {2, 8, 8, 8, 8, 1, 1, 4, 4, 32},   /* CLBlast: Intel CPUs, default */
+    /* 4 x 4 per work-item, 16 work-items: a 16-wide tile still gives a 32 x 30 product four
+     * work-groups, enough for every core, where a 32-wide one gives a single work-group. */
+    {2, 4, 4, 4, 4, 0, 0, 4, 4, 16},
     {2, 8, 8, 16, 8, 0, 0, 4, 4, 64},  /* CLBlast: Core i7-6770HQ */
     {2, 4, 4, 4, 4, 0, 0, 4, 4, 32},   /* 8 x 8 per work-item, 16 work-items */
 };
