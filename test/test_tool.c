@@ -171,6 +171,14 @@ static void test_train_then_eval_a_saved_network(void **state)
     expect_exit(NULL, args, 2);
     snprintf(args, sizeof args, "train --data '%s' --validation 100 -m 501 --layers 16,10", dir);
     expect_exit(NULL, args, 2);
+    /* Layers that do not fit the data: the input size, the classes. */
+    snprintf(args, sizeof args, "train --data '%s' --validation 100 --layers 15,10", dir);
+    expect_exit(NULL, args, 2);
+    assert_output_contains("the input layer has 15 units but the images");
+    assert_output_contains("have 16 pixels");
+    snprintf(args, sizeof args, "tune --data '%s' --validation 100 --layers 16,9", dir);
+    expect_exit(NULL, args, 2);
+    assert_output_contains("the output layer has 9 units but the data has 10 classes");
     expect_exit(NULL, "train --data /no/such/folder", 1);
     assert_output_contains("/no/such/folder");
     expect_exit(NULL, "train --layers 784,,10", 2);
