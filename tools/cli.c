@@ -70,7 +70,7 @@ bt_device_opts bt_cli_device_opts(const bt_cli_device_args *args)
 }
 
 int bt_cli_parse_network_option(const char *command, int opt, const char *arg,
-                                 bt_network_opts *net, bool quote_value)
+                                 bt_network_opts *net)
 {
     static const char *const names[] = {"--layers", "--hidden", "--output", "--cost", "--init"};
     if (opt < BT_CLI_OPT_LAYERS || opt > BT_CLI_OPT_INIT)
@@ -82,11 +82,8 @@ int bt_cli_parse_network_option(const char *command, int opt, const char *arg,
                                                   : bt_init_parse(arg, &net->init);
     if (status == BT_OK)
         return BT_EXIT_OK;
-    /* The library's message says what is accepted. */
-    const char *name = names[opt - BT_CLI_OPT_LAYERS];
-    if (quote_value)
-        return bt_cli_usage_error(command, "%s '%s': %s", name, arg, bt_last_error());
-    return bt_cli_usage_error(command, "%s: %s", name, bt_last_error());
+    /* The library's message quotes the value and says what is accepted. */
+    return bt_cli_usage_error(command, "%s: %s", names[opt - BT_CLI_OPT_LAYERS], bt_last_error());
 }
 
 bool bt_cli_reject_extra_args(const char *command, int argc, char **argv, int first)

@@ -76,10 +76,9 @@ bt_device_opts bt_cli_device_opts(const bt_cli_device_args *args);
 
 /* Takes --layers, --hidden, --output, --cost and --init into *net. Returns BT_EXIT_OK, the exit
  * code of a usage error about a bad value, or BT_CLI_NOT_MINE for any other option. The error
- * gives the library's message after "--layers 'VALUE': ", or after "--layers: " when !quote_value
- * (bench's wording; the library's message quotes the value itself). */
+ * is "--layers: " and the library's message, which quotes the value. */
 int bt_cli_parse_network_option(const char *command, int opt, const char *arg,
-                                 bt_network_opts *net, bool quote_value);
+                                 bt_network_opts *net);
 
 /* Reports a usage error and returns true when an operand is left after the options (argv[first]
  * on, first being getopt's optind): no command takes any. */

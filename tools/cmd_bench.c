@@ -160,7 +160,7 @@ static int parse_args(int argc, char **argv, bench_args *a)
     unsigned long long u = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:d:h", options, NULL)) != -1) {
-        int code = bt_cli_parse_network_option(CMD, opt, optarg, &a->net, false);
+        int code = bt_cli_parse_network_option(CMD, opt, optarg, &a->net);
         if (code == BT_EXIT_OK || bt_cli_parse_device_option(opt, optarg, &a->device))
             continue;
         if (code != BT_CLI_NOT_MINE)

@@ -424,7 +424,7 @@ static int parse_option(int opt, const char *arg, train_args *a)
         return BT_EXIT_OK;
     if (opt == BT_CLI_OPT_LAYERS)
         a->layers_text = arg; /* as given, for the messages about the data's shape */
-    int code = bt_cli_parse_network_option(CMD, opt, arg, &a->net, true);
+    int code = bt_cli_parse_network_option(CMD, opt, arg, &a->net);
     if (code != BT_CLI_NOT_MINE)
         return code;
     unsigned long long u64 = 0;

@@ -267,7 +267,7 @@ static int parse_option(int opt, const char *arg, tune_args *a)
         return BT_EXIT_OK;
     if (opt == BT_CLI_OPT_LAYERS)
         a->layers_text = arg; /* as given, for the messages about the data's shape */
-    int code = bt_cli_parse_network_option(CMD, opt, arg, &a->opts.network, true);
+    int code = bt_cli_parse_network_option(CMD, opt, arg, &a->opts.network);
     if (code != BT_CLI_NOT_MINE)
         return code;
     switch (opt) {
