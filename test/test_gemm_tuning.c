@@ -160,18 +160,6 @@ static void test_save_load_round_trip(void **state)
     free(path);
 }
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    char *text = calloc(1, 65536);
-    assert_non_null(text);
-    size_t n = fread(text, 1, 65535, f);
-    fclose(f);
-    text[n] = '\0';
-    return text;
-}
-
 /* The file text with `from` replaced by `to` and the checksum line recomputed, so that only the
  * meaning changes, not the integrity. */
 static char *edit_with_valid_crc(const char *text, const char *from, const char *to)
@@ -213,7 +201,7 @@ static void test_bad_files_are_ignored(void **state)
     BT_ASSERT_OK(bt_gemm_tuning_path(device, folder, path, sizeof path));
     bt_gemm_params p = sample_params();
     BT_ASSERT_OK(bt_gemm_tuning_save(device, &p, NULL, path));
-    char *good = read_text(path);
+    char *good = bt_test_read_text(path);
     const bt_device_info *info = bt_device_get_info(device);
     char line[256];
 

@@ -230,6 +230,23 @@ void bt_test_write_file(const char *path, const void *data, size_t size)
         fail_msg("fclose(%s) failed", path);
 }
 
+char *bt_test_read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("fopen(%s): %s", path, strerror(errno));
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    assert_true(size >= 0);
+    rewind(f);
+    char *text = malloc((size_t)size + 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
+    text[size] = '\0';
+    fclose(f);
+    return text;
+}
+
 void bt_test_write_gz(const char *path, const void *data, size_t size)
 {
     gzFile f = gzopen(path, "wb");

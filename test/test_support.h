@@ -93,6 +93,9 @@ void bt_test_remove_tree(const char *path);
 void bt_test_write_file(const char *path, const void *data, size_t size);
 void bt_test_write_gz(const char *path, const void *data, size_t size);
 
+/* A whole file as a NUL-terminated malloc'ed string; fails the test if it cannot be read. */
+char *bt_test_read_text(const char *path);
+
 /* An IDX file in memory: the header (two zero bytes, `type`, `ndims`, the big-endian `dims`)
  * then `data_len` bytes of `data` (zeros when `data` is NULL). Malloc'ed; *size is its length. */
 uint8_t *bt_test_idx_bytes(uint8_t type, unsigned ndims, const uint32_t *dims, const uint8_t *data,

@@ -105,23 +105,6 @@ static void assert_output_contains(const char *needle)
         fail_msg("expected \"%s\" in the output:\n%s", needle, output);
 }
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long size = ftell(f);
-    assert_true(size >= 0);
-    rewind(f);
-    char *text = malloc((size_t)size + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
-    text[size] = '\0';
-    fclose(f);
-    return text;
-}
-
 static bool exists(const char *dir, const char *name)
 {
     char *path = bt_test_path(dir, name);
@@ -146,7 +129,7 @@ static void assert_no_temporaries(const char *dir)
 static cJSON *parse_json_file(const char *dir, const char *name)
 {
     char *path = bt_test_path(dir, name);
-    char *text = read_text(path);
+    char *text = bt_test_read_text(path);
     cJSON *root = cJSON_Parse(text);
     if (!root)
         fail_msg("%s does not parse as JSON near: %.40s", path, cJSON_GetErrorPtr());
@@ -197,7 +180,7 @@ typedef struct csv_row {
 static size_t parse_csv(const char *dir, csv_row *rows, size_t max)
 {
     char *path = bt_test_path(dir, "evaluations.csv");
-    char *text = read_text(path);
+    char *text = bt_test_read_text(path);
     char *line = strtok(text, "\n");
     if (!line || strcmp(line, CSV_HEADER) != 0)
         fail_msg("%s: bad header '%s'", path, line ? line : "(none)");
@@ -295,7 +278,7 @@ static bool gnuplot_installed(void)
 static void assert_text_plot(const char *dir)
 {
     char *path = bt_test_path(dir, "accuracy.txt");
-    char *text = read_text(path);
+    char *text = bt_test_read_text(path);
     assert_non_null(strstr(text, "training time (s, log scale)"));
     assert_non_null(strstr(text, "target"));
     static const size_t ms[] = {1, 4, 16};
@@ -510,7 +493,7 @@ static void test_ctrl_c_writes_partial_results(void **state)
     assert_int_equal(kill(pid, SIGINT), 0);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
-    char *text = read_text(log);
+    char *text = bt_test_read_text(log);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 130)
         fail_msg("expected exit 130 after SIGINT, got status %d; output:\n%s", status, text);
     if (!strstr(text, "interrupted"))
