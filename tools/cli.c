@@ -126,6 +126,31 @@ bool bt_cli_parse_u64(const char *text, unsigned long long *out)
     return true;
 }
 
+bool bt_cli_parse_size_list(const char *text, size_t max_count, size_t max_value, size_t *sizes,
+                            size_t *count)
+{
+    size_t n = 0;
+    for (const char *p = text;;) {
+        if (!isdigit((unsigned char)*p) || n == max_count)
+            return false;
+        size_t value = 0;
+        while (isdigit((unsigned char)*p)) {
+            value = value * 10 + (size_t)(*p++ - '0');
+            if (value > max_value)
+                return false;
+        }
+        if (value == 0)
+            return false;
+        sizes[n++] = value;
+        if (*p == '\0')
+            break;
+        if (*p++ != ',')
+            return false;
+    }
+    *count = n;
+    return true;
+}
+
 bool bt_cli_parse_size(const char *text, size_t min, size_t *out)
 {
     unsigned long long value = 0;

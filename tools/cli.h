@@ -96,6 +96,10 @@ const char *bt_cli_format_bytes(unsigned long long bytes, char *buf, unsigned si
 /* Strict parsing of option values: the whole text, no sign or spaces for integers. */
 bool bt_cli_parse_u64(const char *text, unsigned long long *out);
 bool bt_cli_parse_size(const char *text, size_t min, size_t *out);
+/* "10,32,128": 1 to max_count integers 1..max_value separated by single commas, into sizes;
+ * *count receives how many. false (nothing written to *count) on anything else. */
+bool bt_cli_parse_size_list(const char *text, size_t max_count, size_t max_value, size_t *sizes,
+                            size_t *count);
 /* A finite number that stays finite as a float. */
 bool bt_cli_parse_real(const char *text, double *out);
 

@@ -4,7 +4,6 @@
  * are timed in alternating rounds so that both see the same machine load. One row per batch
  * size, printed as soon as it is measured; Ctrl-C stops between measurements and keeps them. */
 #define _POSIX_C_SOURCE 200809L
-#include <ctype.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -91,34 +90,9 @@ static void print_help(void)
 
 /* ----- strict option parsing ----- */
 
-/* "1,2,4": positive integers up to MAX_BATCH_SIZE separated by single commas. */
 static bool parse_batch_sizes(const char *text, size_t *sizes, size_t *count)
 {
-    size_t n = 0;
-    const char *p = text;
-    if (!p || !*p)
-        return false;
-    for (;;) {
-        if (!isdigit((unsigned char)*p) || n == MAX_BATCH_SIZES)
-            return false;
-        size_t value = 0;
-        while (isdigit((unsigned char)*p)) {
-            value = value * 10 + (size_t)(*p - '0');
-            if (value > MAX_BATCH_SIZE)
-                return false;
-            ++p;
-        }
-        if (value == 0)
-            return false;
-        sizes[n++] = value;
-        if (*p == '\0')
-            break;
-        if (*p != ',')
-            return false;
-        ++p;
-    }
-    *count = n;
-    return true;
+    return bt_cli_parse_size_list(text, MAX_BATCH_SIZES, MAX_BATCH_SIZE, sizes, count);
 }
 
 typedef struct bench_args {

@@ -2,7 +2,6 @@
  * training runs (bt_gemm_tune), print the per-shape speed before and after, and store the result
  * where opening the device applies it. Ctrl-C stops the search and keeps the best so far. */
 #define _POSIX_C_SOURCE 200809L
-#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,29 +75,9 @@ typedef struct tune_args {
     bt_cli_device_args device;
 } tune_args;
 
-/* "10,32": positive integers up to MAX_BATCH_SIZE separated by single commas. */
 static bool parse_batch_sizes(const char *text, size_t *sizes, size_t *count)
 {
-    size_t n = 0;
-    for (const char *p = text;;) {
-        if (!isdigit((unsigned char)*p) || n == MAX_BATCH_SIZES)
-            return false;
-        size_t value = 0;
-        while (isdigit((unsigned char)*p)) {
-            value = value * 10 + (size_t)(*p++ - '0');
-            if (value > MAX_BATCH_SIZE)
-                return false;
-        }
-        if (value == 0)
-            return false;
-        sizes[n++] = value;
-        if (*p == '\0')
-            break;
-        if (*p++ != ',')
-            return false;
-    }
-    *count = n;
-    return true;
+    return bt_cli_parse_size_list(text, MAX_BATCH_SIZES, MAX_BATCH_SIZE, sizes, count);
 }
 
 static bool add_network(tune_args *a, const char *text)
