@@ -99,6 +99,14 @@ static bt_status ensure_scratch(bt_device *dev, size_t bytes)
     cl_mem mem = clCreateBuffer(dev->context, CL_MEM_READ_WRITE, grown, NULL, &err);
     if (err != CL_SUCCESS)
         return bt_fail_cl(err, "clCreateBuffer (CLBlast's temporary GEMM buffer)");
+    /* Touch every page, as network.c does for its buffers (it says why). */
+    const cl_uint zero = 0;
+    err = clEnqueueFillBuffer(dev->queue, mem, &zero, sizeof zero, 0,
+                              grown - grown % sizeof zero, 0, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        clReleaseMemObject(mem);
+        return bt_fail_cl(err, "clEnqueueFillBuffer (CLBlast's temporary GEMM buffer)");
+    }
     if (dev->gemm_scratch)
         clReleaseMemObject(dev->gemm_scratch);
     dev->gemm_scratch = mem;
