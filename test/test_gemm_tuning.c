@@ -471,14 +471,29 @@ static void test_tune_gemm_tool(void **state)
     const char *bench = "bench -m 4 --seconds 0.01 --repeats 1 --no-streaming";
     expect_tool(env, bench, 0, "GEMM parameters applied from");
     assert_non_null(strstr(output, "%peak"));
-    char args[256];
+    char args[1400];
     snprintf(args, sizeof args, "%s --no-gemm-tuning", bench);
     expect_tool(env, args, 0, "CLBlast's defaults");
     assert_null(strstr(output, "applied from"));
 
+    /* So do train, and tune and eval, which share the option. */
+    char *toy = bt_test_make_toy_mnist("bt-test-gemm-data", 300, 0);
+    char train[1200];
+    snprintf(train, sizeof train, "train --data '%s' --validation 100 --layers 16,10 --epochs 1",
+             toy);
+    expect_tool(env, train, 0, "GEMM parameters applied from");
+    assert_non_null(strstr(output, "test accuracy"));
+    snprintf(args, sizeof args, "%s --no-gemm-tuning", train);
+    expect_tool(env, args, 0, "test accuracy");
+    assert_null(strstr(output, "GEMM parameters"));
+
     /* A corrupt file: a warning, and the command still works. */
     write_text(path, "format=batchtune-gemm-tuning 1\ntruncated");
     expect_tool(env, bench, 0, "warning: stored GEMM parameters ignored");
+    expect_tool(env, train, 0, "warning: stored GEMM parameters ignored");
+    assert_non_null(strstr(output, "test accuracy"));
+    bt_test_remove_tree(toy);
+    free(toy);
     expect_tool(env, "tune-gemm --budget x", 2, "--budget");
     free(data);
     free(output);

@@ -349,3 +349,31 @@ int bt_test_run_tool(const char *tool, const char *env, const char *args, char *
         fail_msg("'%s' did not exit normally; output:\n%s", command, *output);
     return code;
 }
+
+char *bt_test_make_toy_mnist(const char *prefix, size_t train_count, unsigned noisy_one_in)
+{
+    char *dir = bt_test_make_tmpdir(prefix);
+    bt_test_rng rng = BT_TEST_RNG();
+    static const char *names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                   "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    const size_t counts[2] = {train_count, 200};
+    for (int part = 0; part < 2; ++part) {
+        size_t n = counts[part];
+        uint8_t *pixels = malloc(n * 16), *labels = malloc(n);
+        assert_true(pixels && labels);
+        for (size_t i = 0; i < n; ++i) {
+            uint8_t lit = (uint8_t)(bt_test_rng_next(&rng) % 10);
+            for (size_t j = 0; j < 16; ++j)
+                pixels[i * 16 + j] = (uint8_t)(bt_test_rng_next(&rng) % 40);
+            pixels[i * 16 + lit] = 255;
+            bool noisy = noisy_one_in > 0 && bt_test_rng_next(&rng) % noisy_one_in == 0;
+            labels[i] = noisy ? (uint8_t)(bt_test_rng_next(&rng) % 10) : lit;
+        }
+        uint32_t image_dims[3] = {(uint32_t)n, 4, 4}, label_dims[1] = {(uint32_t)n};
+        free(bt_test_write_idx(dir, names[2 * part], part == 0, 3, image_dims, pixels, n * 16));
+        free(bt_test_write_idx(dir, names[2 * part + 1], part == 1, 1, label_dims, labels, n));
+        free(pixels);
+        free(labels);
+    }
+    return dir;
+}

@@ -106,6 +106,12 @@ uint8_t *bt_test_idx_bytes(uint8_t type, unsigned ndims, const uint32_t *dims, c
 char *bt_test_write_idx(const char *dir, const char *name, bool gz, unsigned ndims,
                         const uint32_t *dims, const uint8_t *data, size_t data_len);
 
+/* A small learnable MNIST-format folder under a new temporary one named after `prefix`: 4x4
+ * images whose class c lights pixel c over noise, `train_count` training and 200 test images,
+ * half of the files gzipped. With `noisy_one_in` > 0, one label in that many is redrawn at
+ * random. Returns the malloc'ed folder path. */
+char *bt_test_make_toy_mnist(const char *prefix, size_t train_count, unsigned noisy_one_in);
+
 /* Path join into a malloc'ed string. */
 char *bt_test_path(const char *dir, const char *name);
 

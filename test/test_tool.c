@@ -100,34 +100,6 @@ static void test_warmup_with_an_unknown_device_fails(void **state)
     assert_output_contains("usage");
 }
 
-/* A small learnable MNIST-format folder: 4x4 images whose class c lights pixel c (plus noise),
- * 600 training (the last 100 for validation) and 200 test images, half of the files gzipped. */
-static char *make_toy_mnist(void)
-{
-    char *dir = bt_test_make_tmpdir("bt-test-tool-data");
-    bt_test_rng rng = BT_TEST_RNG();
-    static const char *names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                   "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
-    const size_t counts[2] = {600, 200};
-    for (int part = 0; part < 2; ++part) {
-        size_t n = counts[part];
-        uint8_t *pixels = malloc(n * 16), *labels = malloc(n);
-        assert_true(pixels && labels);
-        for (size_t i = 0; i < n; ++i) {
-            labels[i] = (uint8_t)(bt_test_rng_next(&rng) % 10);
-            for (size_t j = 0; j < 16; ++j)
-                pixels[i * 16 + j] = (uint8_t)(bt_test_rng_next(&rng) % 40);
-            pixels[i * 16 + labels[i]] = 255;
-        }
-        uint32_t image_dims[3] = {(uint32_t)n, 4, 4}, label_dims[1] = {(uint32_t)n};
-        free(bt_test_write_idx(dir, names[2 * part], part == 0, 3, image_dims, pixels, n * 16));
-        free(bt_test_write_idx(dir, names[2 * part + 1], part == 1, 1, label_dims, labels, n));
-        free(pixels);
-        free(labels);
-    }
-    return dir;
-}
-
 /* The number after `label` in the output, e.g. "test accuracy 97.50%". */
 static double number_after(const char *label)
 {
@@ -140,7 +112,7 @@ static double number_after(const char *label)
 static void test_train_then_eval_a_saved_network(void **state)
 {
     (void)state;
-    char *dir = make_toy_mnist();
+    char *dir = bt_test_make_toy_mnist("bt-test-tool-data", 600, 0);
     char args[1024];
     snprintf(args, sizeof args,
              "train --data '%s' --validation 100 --layers 16,12,10 --hidden relu --output "

@@ -31,39 +31,10 @@ static char *output; /* stdout and stderr of the last run */
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
-/* 4x4 images whose class c lights pixel c over noise, one label in 20 random; half gzipped. */
-static char *make_toy_mnist(void)
-{
-    char *dir = bt_test_make_tmpdir("bt-test-tune-data");
-    bt_test_rng rng = BT_TEST_RNG();
-    static const char *names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                   "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
-    const size_t counts[2] = {TRAIN_FILE_COUNT, 200};
-    for (int part = 0; part < 2; ++part) {
-        size_t n = counts[part];
-        uint8_t *pixels = malloc(n * 16), *labels = malloc(n);
-        assert_true(pixels && labels);
-        for (size_t i = 0; i < n; ++i) {
-            uint8_t lit = (uint8_t)(bt_test_rng_next(&rng) % 10);
-            for (size_t j = 0; j < 16; ++j)
-                pixels[i * 16 + j] = (uint8_t)(bt_test_rng_next(&rng) % 40);
-            pixels[i * 16 + lit] = 255;
-            labels[i] = bt_test_rng_next(&rng) % 20 == 0 ? (uint8_t)(bt_test_rng_next(&rng) % 10)
-                                                          : lit;
-        }
-        uint32_t image_dims[3] = {(uint32_t)n, 4, 4}, label_dims[1] = {(uint32_t)n};
-        free(bt_test_write_idx(dir, names[2 * part], part == 0, 3, image_dims, pixels, n * 16));
-        free(bt_test_write_idx(dir, names[2 * part + 1], part == 1, 1, label_dims, labels, n));
-        free(pixels);
-        free(labels);
-    }
-    return dir;
-}
-
 static int setup(void **state)
 {
     (void)state;
-    data_dir = make_toy_mnist();
+    data_dir = bt_test_make_toy_mnist("bt-test-tune-data", TRAIN_FILE_COUNT, 20);
     return 0;
 }
 

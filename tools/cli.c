@@ -219,11 +219,12 @@ void bt_cli_release_sigint(void)
     sigint_caught = false;
 }
 
-void bt_cli_report_gemm_tuning(const char *command, const bt_device *device)
+void bt_cli_report_gemm_tuning(const char *command, const bt_device *device, bool quiet)
 {
     switch (bt_device_gemm_tuning_state(device)) {
     case BT_GEMM_TUNING_APPLIED:
-        fprintf(stderr, "batchtune %s: GEMM parameters %s\n", command,
+        if (!quiet)
+            fprintf(stderr, "batchtune %s: GEMM parameters %s\n", command,
                 bt_device_gemm_tuning_status(device));
         break;
     case BT_GEMM_TUNING_IGNORED:

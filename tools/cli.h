@@ -118,8 +118,9 @@ void bt_cli_release_sigint(void);
 double bt_cli_now(void);
 
 /* What opening `device` did about its stored GEMM parameters, on stderr: one line when they were
- * applied, a warning when a file was ignored (corrupt, foreign or stale), nothing otherwise. */
-void bt_cli_report_gemm_tuning(const char *command, const bt_device *device);
+ * applied (not when quiet), a warning when a file was ignored (corrupt, foreign or stale),
+ * nothing otherwise. */
+void bt_cli_report_gemm_tuning(const char *command, const bt_device *device, bool quiet);
 
 int bt_cmd_devices(int argc, char **argv);
 int bt_cmd_warmup(int argc, char **argv);

@@ -658,7 +658,7 @@ int bt_cmd_bench(int argc, char **argv)
     if (status != BT_OK)
         code = bt_cli_report(CMD, status, "cannot open the OpenCL device");
     else
-        bt_cli_report_gemm_tuning(CMD, run.device);
+        bt_cli_report_gemm_tuning(CMD, run.device, false);
 
     bt_device_peak peak;
     if (code < 0) {

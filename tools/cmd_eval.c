@@ -22,6 +22,8 @@ static void print_help(void)
            "  -d, --device SEL      device selector (see 'batchtune devices'); default: the\n"
            "                        BATCHTUNE_DEVICE variable, else the first GPU, else device 0\n"
            "      --no-cache        neither read nor write the program-binary cache\n"
+           "      --no-gemm-tuning  use CLBlast's own GEMM parameters, not the device's stored\n"
+           "                        ones (batchtune tune-gemm)\n"
            "  -h, --help            this text\n",
            BT_DEFAULT_VALIDATION_COUNT);
 }
@@ -68,6 +70,7 @@ static int evaluate(const eval_args *a, eval_run *r)
     bt_status status = bt_device_create(&device_opts, &r->device);
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "cannot open the OpenCL device");
+    bt_cli_report_gemm_tuning(CMD, r->device, false);
     status = bt_network_load(r->device, a->load_path, 1, &r->network);
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "cannot load the parameters");
@@ -112,6 +115,7 @@ int bt_cmd_eval(int argc, char **argv)
                                             {"validation", required_argument, NULL, OPT_VALIDATION},
                                             BT_CLI_OPTION_DEVICE,
                                             BT_CLI_OPTION_NO_CACHE,
+                                            BT_CLI_OPTION_NO_GEMM_TUNING,
                                             {"help", no_argument, NULL, 'h'},
                                             {0, 0, 0, 0}};
     eval_args a = {NULL, BT_DEFAULT_DATA_DIR, BT_DEFAULT_VALIDATION_COUNT, SPLIT_TEST,

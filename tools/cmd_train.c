@@ -50,6 +50,8 @@ static void print_help(void)
         "  -d, --device SEL      device selector (see 'batchtune devices'); default: the\n"
         "                        BATCHTUNE_DEVICE variable, else the first GPU, else device 0\n"
         "      --no-cache        neither read nor write the program-binary cache\n"
+        "      --no-gemm-tuning  use CLBlast's own GEMM parameters, not the device's stored\n"
+        "                        ones (batchtune tune-gemm)\n"
         "output:\n"
         "      --save FILE       write the trained parameters to FILE (see 'batchtune eval')\n"
         "      --keep-best       test and save the parameters of the epoch with the best\n"
@@ -191,6 +193,7 @@ static int prepare(const train_args *a, train_run *r)
     status = bt_device_create(&device_opts, &r->device);
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "cannot open the OpenCL device");
+    bt_cli_report_gemm_tuning(CMD, r->device, a->quiet);
     if (!a->quiet)
         print_description(a, r);
 
@@ -409,6 +412,7 @@ static const struct option train_options[] = {
     {"drop-last", no_argument, NULL, OPT_DROP_LAST},
     {"save", required_argument, NULL, OPT_SAVE},
     BT_CLI_OPTION_NO_CACHE,
+    BT_CLI_OPTION_NO_GEMM_TUNING,
     {"keep-best", no_argument, NULL, OPT_KEEP_BEST},
     {"data-mode", required_argument, NULL, OPT_DATA_MODE},
     {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},

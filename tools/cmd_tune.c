@@ -75,6 +75,8 @@ static void print_help(void)
         "  -d, --device SEL        device selector (see 'batchtune devices'); default: the\n"
         "                          BATCHTUNE_DEVICE variable, else the first GPU, else device 0\n"
         "      --no-cache          neither read nor write the program-binary cache\n"
+        "      --no-gemm-tuning    use CLBlast's own GEMM parameters, not the device's stored\n"
+        "                          ones (batchtune tune-gemm)\n"
         "output:\n"
         "      --out DIR           folder for the files (default ./batchtune-tune-DATE-TIME)\n"
         "  -q, --quiet             print only the winner and the folder\n"
@@ -208,6 +210,7 @@ static const struct option tune_options[] = {
     {"train-subset", required_argument, NULL, OPT_TRAIN_SUBSET},
     BT_CLI_OPTION_DEVICE,
     BT_CLI_OPTION_NO_CACHE,
+    BT_CLI_OPTION_NO_GEMM_TUNING,
     {"out", required_argument, NULL, OPT_OUT},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -559,6 +562,7 @@ static int prepare(tune_args *a, tune_session *s)
     bt_status status = bt_device_create(&device_opts, &s->device);
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "cannot open the OpenCL device");
+    bt_cli_report_gemm_tuning(CMD, s->device, a->quiet);
     return BT_EXIT_OK;
 }
 
