@@ -31,18 +31,6 @@ static void assert_contains(const char *text, const char *needle)
         fail_msg("expected \"%s\" in the message: %s", needle, text);
 }
 
-/* Resident set size of this process, from /proc/self/statm; 0 where that file does not exist. */
-static uint64_t resident_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return 0;
-    unsigned long long total = 0, resident = 0;
-    int fields = fscanf(f, "%llu %llu", &total, &resident);
-    fclose(f);
-    return fields == 2 ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
-}
-
 static bt_buffer *create_ok(size_t bytes)
 {
     bt_buffer *buffer = NULL;
@@ -101,7 +89,7 @@ static void test_allocations_past_global_memory_fail(void **state)
     enum { MAX_HELD = 66 };
     bt_buffer *held[MAX_HELD] = {0};
     size_t n = 0;
-    uint64_t rss_before = resident_bytes();
+    uint64_t rss_before = bt_test_resident_bytes();
     bool skipped = false;
     while (bt_device_allocated_bytes(device) + max_alloc <= global) {
         bt_status status = bt_buffer_create(device, (size_t)max_alloc, &held[n]);
@@ -114,7 +102,7 @@ static void test_allocations_past_global_memory_fail(void **state)
             break;
         }
         ++n;
-        uint64_t rss = resident_bytes();
+        uint64_t rss = bt_test_resident_bytes();
         if (rss > rss_before + max_alloc / 4) {
             fprintf(stderr, "skipped: this driver commits host memory at clCreateBuffer "
                             "(resident set grew by %llu bytes)\n",

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "rng.h"
 #include "reference_network.h"
@@ -569,18 +568,6 @@ static void test_bad_batches_are_rejected(void **state)
     bt_network_destroy(net);
 }
 
-/* Resident set size of this process (/proc/self/statm); 0 where that file does not exist. */
-static uint64_t resident_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return 0;
-    unsigned long long total = 0, resident = 0;
-    int fields = fscanf(f, "%llu %llu", &total, &resident);
-    fclose(f);
-    return fields == 2 ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
-}
-
 /* A CPU device keeps buffers in this process's memory, and a network touches every page of its
  * buffers when it creates them: masked loads of CLBlast's padding kernels on untouched pages
  * were 10x slower (network.c). The inputs alone are 8192 x 784 floats, 25.7 MB; at least half
@@ -589,16 +576,16 @@ static uint64_t resident_bytes(void)
 static void test_network_buffers_are_touched_at_creation(void **state)
 {
     (void)state;
-    if (bt_device_get_info(device)->type != BT_DEVICE_CPU || resident_bytes() == 0) {
+    if (bt_device_get_info(device)->type != BT_DEVICE_CPU || bt_test_resident_bytes() == 0) {
         fprintf(stderr, "skipped: device memory is not this process's memory\n");
         return;
     }
     static const size_t sizes[] = {784, 30, 10};
     const uint64_t inputs = 8192 * 784 * sizeof(float);
-    uint64_t before = resident_bytes();
+    uint64_t before = bt_test_resident_bytes();
     bt_network *net = make_net(sizes, 3, &combos[0], 8192);
     BT_ASSERT_OK(bt_device_finish(device));
-    uint64_t grown = resident_bytes() - before;
+    uint64_t grown = bt_test_resident_bytes() - before;
     if (grown < inputs / 2)
         fail_msg("creating the network made %llu bytes resident, expected at least %llu",
                  (unsigned long long)grown, (unsigned long long)(inputs / 2));

@@ -377,3 +377,14 @@ char *bt_test_make_toy_mnist(const char *prefix, size_t train_count, unsigned no
     }
     return dir;
 }
+
+uint64_t bt_test_resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    unsigned long long total = 0, resident = 0;
+    int fields = fscanf(f, "%llu %llu", &total, &resident);
+    fclose(f);
+    return fields == 2 ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}

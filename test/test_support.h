@@ -112,6 +112,9 @@ char *bt_test_write_idx(const char *dir, const char *name, bool gz, unsigned ndi
  * random. Returns the malloc'ed folder path. */
 char *bt_test_make_toy_mnist(const char *prefix, size_t train_count, unsigned noisy_one_in);
 
+/* Resident set size of this process (/proc/self/statm); 0 where that file does not exist. */
+uint64_t bt_test_resident_bytes(void);
+
 /* Path join into a malloc'ed string. */
 char *bt_test_path(const char *dir, const char *name);
 
