@@ -238,6 +238,19 @@ void bt_cli_report_gemm_tuning(const char *command, const bt_device *device, boo
     }
 }
 
+int bt_cli_parse_options(const char *command, int argc, char **argv, const char *short_options,
+                         const struct option *options, bt_cli_option_fn parse, void *ctx)
+{
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, short_options, options, NULL)) != -1) {
+        int code = parse(opt, optarg, ctx);
+        if (code != BT_EXIT_OK)
+            return code;
+    }
+    return bt_cli_reject_extra_args(command, argc, argv, optind) ? BT_EXIT_USAGE : BT_EXIT_OK;
+}
+
 int bt_cli_check_layers_fit(const char *command, const char *layers_text,
                             const bt_network_opts *net, const char *data_dir,
                             const bt_dataset *train)

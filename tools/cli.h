@@ -84,6 +84,15 @@ int bt_cli_parse_network_option(const char *command, int opt, const char *arg,
  * on, first being getopt's optind): no command takes any. */
 bool bt_cli_reject_extra_args(const char *command, int argc, char **argv, int first);
 
+/* Parses one option into ctx; returns BT_EXIT_OK, or the exit code to stop with (-1 after
+ * printing --help). */
+typedef int (*bt_cli_option_fn)(int opt, const char *arg, void *ctx);
+
+/* Runs getopt_long over argv, handing each option to `parse`, then rejects operands. Returns
+ * BT_EXIT_OK to go on, or the exit code to stop with (-1: help was printed, exit 0). */
+int bt_cli_parse_options(const char *command, int argc, char **argv, const char *short_options,
+                         const struct option *options, bt_cli_option_fn parse, void *ctx);
+
 /* The network's input layer must match the images' pixels and its output layer cover the
  * classes; a usage error naming --layers otherwise. Returns BT_EXIT_OK or BT_EXIT_USAGE. */
 int bt_cli_check_layers_fit(const char *command, const char *layers_text,

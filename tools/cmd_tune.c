@@ -264,8 +264,9 @@ static int parse_tuning_option(int opt, const char *arg, tune_args *a)
 }
 
 /* Parses one option into *a; returns BT_EXIT_OK, or the exit code to stop with (-1 for --help). */
-static int parse_option(int opt, const char *arg, tune_args *a)
+static int parse_option(int opt, const char *arg, void *ctx)
 {
+    tune_args *a = ctx;
     if (bt_cli_parse_device_option(opt, arg, &a->device))
         return BT_EXIT_OK;
     if (opt == BT_CLI_OPT_LAYERS)
@@ -653,17 +654,9 @@ int bt_cmd_tune(int argc, char **argv)
     a.data_dir = BT_DEFAULT_DATA_DIR;
     a.device = bt_cli_device_args_default();
 
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "m:d:qh", tune_options, NULL)) != -1) {
-        int code = parse_option(opt, optarg, &a);
-        if (code == -1)
-            return BT_EXIT_OK;
-        if (code != BT_EXIT_OK)
-            return code;
-    }
-    if (bt_cli_reject_extra_args(CMD, argc, argv, optind))
-        return BT_EXIT_USAGE;
+    int code = bt_cli_parse_options(CMD, argc, argv, "m:d:qh", tune_options, parse_option, &a);
+    if (code != BT_EXIT_OK)
+        return code < 0 ? BT_EXIT_OK : code;
     /* Everything that does not need the data, before loading it. */
     if (bt_tuner_opts_validate(&a.opts, 0) != BT_OK)
         return bt_cli_usage_error(CMD, "%s", bt_last_error());
