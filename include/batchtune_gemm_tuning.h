@@ -183,6 +183,21 @@ typedef struct bt_gemm_tune_shape {
     bool accumulate;
 } bt_gemm_tune_shape;
 
+#define BT_GEMM_TUNE_MAX_STEPS 128
+#define BT_GEMM_TUNE_MAX_STEP_SHAPES 48
+
+/* One unit of work (e.g. a training step) as a sequence of GEMMs: the search times whole
+ * sequences too, because on a busy device a shape's cost among the others is not its cost alone
+ * (a path with more kernel launches loses more to contention than timing it alone shows). */
+typedef struct bt_gemm_tune_step {
+    size_t count; /* 1 .. BT_GEMM_TUNE_MAX_STEP_SHAPES */
+    /* Indices into opts.shapes, in the order the work runs them; an index may repeat. */
+    size_t shapes[BT_GEMM_TUNE_MAX_STEP_SHAPES];
+    /* The sequence's share of the objective: sum over steps of weight * seconds per run (e.g.
+     * 1 / the step's FLOPs, so that every batch size counts alike). > 0. */
+    double weight;
+} bt_gemm_tune_step;
+
 typedef struct bt_gemm_tune_progress {
     double elapsed_seconds;
     double budget_seconds;
@@ -208,6 +223,11 @@ typedef struct bt_gemm_tune_opts {
     size_t n_start;
     bt_gemm_tune_progress_fn progress; /* may be NULL */
     void *progress_ctx;
+    /* Optional (NULL, 0: none): the sequences the shapes come from. When given, whether the
+     * result beats CLBlast's defaults is decided by timing these sequences with both, not by
+     * adding up per-shape times. */
+    const bt_gemm_tune_step *steps;
+    size_t n_steps; /* 0 .. BT_GEMM_TUNE_MAX_STEPS */
 } bt_gemm_tune_opts;
 
 BT_API bt_gemm_tune_opts bt_gemm_tune_opts_default(void);
@@ -219,14 +239,12 @@ typedef struct bt_gemm_tune_result {
     bt_gemm_params params;
     size_t tried, invalid;
     bool stopped;  /* the progress callback asked to stop */
-    /* true: params are in effect on the device now. false: a part of params is CLBlast's own
-     * but was overridden during the search, which CLBlast cannot undo; open the device again in
-     * a new process (after storing params) to use them. */
+    /* true: params are in effect on the device now (parts left to CLBlast as CLBlast had them
+     * before the search). false only if CLBlast refused them (finish_error says why). */
     bool applied;
     double elapsed_seconds;
     double default_objective; /* sum(weight * seconds) with CLBlast's defaults */
-    double best_objective;    /* the same with params (measured again with params in effect
-                                 when applied, else as combined from the search) */
+    double best_objective;    /* the same with params, measured again with params in effect */
     size_t n_shapes;          /* = opts.n_shapes; the arrays below follow opts.shapes */
     double default_seconds[BT_GEMM_TUNE_MAX_SHAPES]; /* per GEMM call, CLBlast's defaults */
     double best_seconds[BT_GEMM_TUNE_MAX_SHAPES];    /* per GEMM call, with params */
@@ -241,6 +259,20 @@ typedef struct bt_gemm_tune_result {
      * this or than its FLOPs at the device's peak. */
     double call_floor_seconds;
     char last_rejection[512]; /* why the last invalid candidate was skipped; "" if none */
+    /* What failed after the search, "" if nothing: the step timing (the per-shape choice then
+     * stands) or putting the result in effect (applied is false). */
+    char finish_error[512];
+    /* With opts.steps: per step, the median seconds of one run of its sequence with CLBlast's
+     * defaults and with the best combination, timed in alternation after the search; the
+     * objectives are sum(weight * seconds) over the steps. The combination is the result
+     * (params) only if its objective is at least 1% below the defaults'; else params are all
+     * unset. */
+    /* opts.n_steps; 0 when the step check did not run: no steps given, the search stopped, or
+     * the timing failed (finish_error). */
+    size_t n_steps;
+    double default_step_seconds[BT_GEMM_TUNE_MAX_STEPS];
+    double best_step_seconds[BT_GEMM_TUNE_MAX_STEPS];
+    double default_step_objective, best_step_objective;
 } bt_gemm_tune_result;
 
 /* Search CLBlast's GEMM parameters for the device on the given shapes. Measures CLBlast's
@@ -251,7 +283,9 @@ typedef struct bt_gemm_tune_result {
  * so far. Every candidate's result on every shape is compared with a double-precision reference
  * on random data before it is timed; a candidate that CLBlast refuses or that computes wrongly is
  * skipped. The result combines the best direct and indirect parameters with the split size that
- * gives the smallest objective. Returns BT_OK with the best found also when stopped or out of
+ * gives the smallest objective. With opts.steps, that combination and CLBlast's defaults are
+ * then timed on the step sequences, in alternation, and the combination is kept only if it is
+ * at least 1% faster there. Returns BT_OK with the best found also when stopped or out of
  * budget; fails only if the defaults themselves cannot be measured. */
 BT_API bt_status bt_gemm_tune(bt_device *device, const bt_gemm_tune_opts *opts,
                               bt_gemm_tune_result *out);

@@ -114,20 +114,6 @@ static bt_status ensure_scratch(bt_device *dev, size_t bytes)
     return BT_OK;
 }
 
-bt_status bt_gemm_takes_direct_path(bt_device *dev, const bt_gemm_shape *s, bool *direct)
-{
-    size_t lda = s->trans_a == BT_TRANS ? s->m : s->k, ldb = s->trans_b == BT_TRANS ? s->k : s->n;
-    size_t temp_bytes = 0;
-    CLBlastStatusCode code = CLBlastSGemmTempBufferSize(
-        CLBlastLayoutRowMajor, to_clblast(s->trans_a), to_clblast(s->trans_b), s->m, s->n, s->k,
-        0, lda, 0, ldb, 0, s->n, &dev->queue, &temp_bytes);
-    if (code != CLBlastSuccess)
-        return bt_fail(bt_clblast_status_map(code), "CLBlastSGemmTempBufferSize failed: %s (%d)",
-                       bt_clblast_status_name(code), (int)code);
-    *direct = temp_bytes == 0;
-    return BT_OK;
-}
-
 bt_status bt_gemm(bt_device *dev, bt_transpose trans_a, bt_transpose trans_b, size_t m, size_t n,
                   size_t k, float alpha, const bt_buffer *a, size_t a_offset, size_t lda,
                   const bt_buffer *b, size_t b_offset, size_t ldb, float beta, bt_buffer *c,

@@ -16,9 +16,10 @@ bt_status bt_clblast_status_map(int status);
 /* "1.5.3": the CLBlast version batchtune was built against (its header's version macros). */
 const char *bt_clblast_version(void);
 
-/* Whether CLBlast, with the parameters now in effect, runs a packed GEMM of this shape on its
- * direct path (it needs no temporary buffer exactly then). */
-bt_status bt_gemm_takes_direct_path(bt_device *device, const bt_gemm_shape *shape, bool *direct);
+/* Every parameter CLBlast has in effect for the device's GEMMs (all three parts set): its own
+ * for a part nobody has overridden. Applying the result later restores exactly this state, which
+ * is how the search gets back to CLBlast's defaults after trying other parameters. */
+bt_status bt_gemm_current_params(bt_device *device, bt_gemm_params *out);
 
 /* true if `path` does not exist (as opposed to existing but unreadable). */
 bool bt_gemm_tuning_file_missing(const char *path);

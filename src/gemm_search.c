@@ -33,6 +33,10 @@
  * and the reference of every speed-up, get more. */
 #define ROUNDS 3
 #define DEFAULT_ROUNDS 7
+/* Rounds of each step in the step check, the result and CLBlast's defaults in alternation; the
+ * median counts. On a device shared with the host thread a configuration's spread is part of its
+ * cost (a path with more launches is slowed more often), which the fastest round would hide. */
+#define STEP_ROUNDS 7
 
 typedef struct candidate {
     bt_gemm_group group;
@@ -63,8 +67,7 @@ typedef struct search {
     size_t n_seen[BT_GROUP_COUNT];
     bt_gemm_values seeds[BT_GROUP_COUNT][MAX_SEEDS];
     size_t n_seeds[BT_GROUP_COUNT], next_seed[BT_GROUP_COUNT];
-    bool overridden[BT_GROUP_COUNT]; /* a non-default candidate of the group was applied */
-    bool default_direct[BT_GEMM_TUNE_MAX_SHAPES]; /* CLBlast's defaults ran the shape direct */
+    bt_gemm_params clblast_own; /* CLBlast's parameters before the search, all three parts */
     uint64_t rng;
     double start;
     combination best;
@@ -121,6 +124,22 @@ static bt_status check_opts(const bt_device *dev, const bt_gemm_tune_opts *o)
                 return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm_tune: shapes %zu and %zu are "
                                                         "the same; give it once, weighted",
                                j, i);
+    }
+    if (o->n_steps > BT_GEMM_TUNE_MAX_STEPS || (o->n_steps && !o->steps))
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm_tune: 0 to %d steps are allowed, not %zu",
+                       BT_GEMM_TUNE_MAX_STEPS, o->n_steps);
+    for (size_t t = 0; t < o->n_steps; ++t) {
+        const bt_gemm_tune_step *step = &o->steps[t];
+        if (step->count == 0 || step->count > BT_GEMM_TUNE_MAX_STEP_SHAPES ||
+            !(step->weight > 0.0) || !isfinite(step->weight))
+            return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm_tune: step %zu needs 1 to %d shapes "
+                                                    "and a weight above zero",
+                           t, BT_GEMM_TUNE_MAX_STEP_SHAPES);
+        for (size_t j = 0; j < step->count; ++j)
+            if (step->shapes[j] >= o->n_shapes)
+                return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm_tune: step %zu names shape %zu "
+                                                        "of %zu",
+                               t, step->shapes[j], o->n_shapes);
     }
     bt_gemm_params applied = dev->gemm_params;
     if (applied.has_direct || applied.has_indirect || applied.has_min_indirect_size)
@@ -310,7 +329,6 @@ static bt_status evaluate(search *s, bt_gemm_group group, const bt_gemm_values *
     bt_status status = BT_OK;
     if (values) {
         bt_gemm_params p = bt_gemm_group_params(group, values);
-        s->overridden[group] = true;
         status = bt_device_apply_gemm_params(s->dev, &p);
         rejected = status != BT_OK;
     }
@@ -504,12 +522,8 @@ static bt_status measure_defaults(search *s)
     trial_list(s, trials);
     trials[s->n] = &floor_trial;
     bt_status status = BT_OK;
-    for (size_t i = 0; i <= s->n && status == BT_OK; ++i) {
+    for (size_t i = 0; i <= s->n && status == BT_OK; ++i)
         status = first_round(s, trials[i], &seconds[i]);
-        if (status == BT_OK && i < s->n)
-            status = bt_gemm_takes_direct_path(s->dev, &s->opts->shapes[i].shape,
-                                               &s->default_direct[i]);
-    }
     if (status == BT_OK)
         status = more_rounds(s, trials, s->n + 1, DEFAULT_ROUNDS - 1, seconds);
     bt_gemm_trial_destroy(&floor_trial);
@@ -627,28 +641,110 @@ static void remeasure(search *s)
     r->best_objective = objective;
 }
 
-/* When the result cannot be put in effect in this process (it keeps a kernel at CLBlast's
- * defaults after candidates overrode it), a shape that it runs on the default direct kernel, as
- * CLBlast's defaults did, runs exactly what the defaults' measurement timed: that figure is
- * reported rather than the one timed with every shape forced direct, which measured the same
- * kernel up to 2x slower for the smallest shapes (tens of microseconds, launch-bound). */
-static void reuse_default_figures(search *s)
+/* ---- the step check ------------------------------------------------------------------------ */
+
+/* The group's candidate with CLBlast's own parameters, or -1 if it was not measured. */
+static long default_candidate(const search *s, bt_gemm_group group)
 {
-    bt_gemm_tune_result *r = s->result;
-    const candidate *d = s->best.direct >= 0 ? &s->cands[s->best.direct] : NULL;
-    if (!d || !d->is_default)
-        return;
-    double objective = 0.0;
-    for (size_t i = 0; i < s->n; ++i) {
-        if (r->best_direct[i] && s->default_direct[i])
-            r->best_seconds[i] = r->default_seconds[i];
-        objective += s->opts->shapes[i].weight * r->best_seconds[i];
-    }
-    r->best_objective = objective;
+    for (size_t c = 0; c < s->n_cands; ++c)
+        if (s->cands[c].group == group && s->cands[c].is_default && s->cands[c].valid)
+            return (long)c;
+    return -1;
 }
 
-/* Fills the result from the best combination, and applies it when CLBlast can be put in that
- * state (a part left at CLBlast's defaults cannot be restored once overridden). */
+/* All three parts: the two candidates' values (CLBlast's own for a default one) and a split. */
+static bt_gemm_params full_params(const search *s, long direct, long indirect, unsigned split)
+{
+    bt_gemm_params p = s->clblast_own;
+    const candidate *d = &s->cands[direct], *in = &s->cands[indirect];
+    if (!d->is_default)
+        memcpy(p.direct, d->values.v, sizeof p.direct);
+    if (!in->is_default)
+        memcpy(p.indirect, in->values.v, sizeof p.indirect);
+    p.min_indirect_size = split;
+    return p;
+}
+
+static int compare_double(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+static double median(double *values, size_t n)
+{
+    qsort(values, n, sizeof *values, compare_double);
+    return values[n / 2];
+}
+
+/* Times every step with CLBlast's parameters (configuration 0) and with `result` (1): one
+ * untimed run of each (which compiles what it needs, outside the timing) and its calibration,
+ * then STEP_ROUNDS rounds, both configurations in each, so that drift in the machine's speed
+ * hits both alike. samples: [step][configuration][round]. */
+static bt_status time_steps(search *s, const bt_gemm_params *result, double *samples)
+{
+    const bt_gemm_tune_opts *o = s->opts;
+    size_t runs[BT_GEMM_TUNE_MAX_STEPS] = {0};
+    for (int round = -1; round < STEP_ROUNDS; ++round) {
+        for (size_t config = 0; config < 2; ++config) {
+            BT_TRY(bt_device_apply_gemm_params(s->dev, config == 0 ? &s->clblast_own : result));
+            for (size_t t = 0; t < o->n_steps; ++t) {
+                bt_gemm_trial *trials[BT_GEMM_TUNE_MAX_STEP_SHAPES];
+                size_t n = o->steps[t].count;
+                for (size_t j = 0; j < n; ++j)
+                    trials[j] = &s->trials[o->steps[t].shapes[j]];
+                double seconds = 0.0;
+                BT_TRY(bt_gemm_sequence_round(s->dev, trials, n, round < 0 ? 1 : runs[t],
+                                              &seconds));
+                if (round < 0 && config == 0)
+                    BT_TRY(bt_gemm_sequence_calibrate(s->dev, trials, n, &runs[t]));
+                if (round >= 0)
+                    samples[(t * 2 + config) * STEP_ROUNDS + (size_t)round] = seconds;
+            }
+        }
+    }
+    return BT_OK;
+}
+
+/* Times the steps with the result and with CLBlast's defaults. false: the result is not at
+ * least 1% faster on the steps (less is within the timing noise). When the timing fails, the
+ * per-shape choice stands (true) and n_steps stays 0. */
+static bool check_steps(search *s, const bt_gemm_params *result)
+{
+    const bt_gemm_tune_opts *o = s->opts;
+    bt_gemm_tune_result *r = s->result;
+    s->stage = "timing the steps with the result and with CLBlast's defaults";
+    if (!report(s))
+        return true;
+    double *samples = calloc(o->n_steps * 2 * STEP_ROUNDS, sizeof *samples);
+    bt_status status = samples ? time_steps(s, result, samples)
+                               : bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    bool keep = true;
+    if (status == BT_OK) {
+        double before = 0.0, after = 0.0;
+        for (size_t t = 0; t < o->n_steps; ++t) {
+            r->default_step_seconds[t] = median(&samples[t * 2 * STEP_ROUNDS], STEP_ROUNDS);
+            r->best_step_seconds[t] = median(&samples[(t * 2 + 1) * STEP_ROUNDS], STEP_ROUNDS);
+            before += o->steps[t].weight * r->default_step_seconds[t];
+            after += o->steps[t].weight * r->best_step_seconds[t];
+        }
+        r->n_steps = o->n_steps;
+        r->default_step_objective = before;
+        r->best_step_objective = after;
+        keep = after < 0.99 * before;
+    } else {
+        snprintf(r->finish_error, sizeof r->finish_error, "timing the steps failed: %s",
+                 bt_last_error());
+    }
+    bt_clear_error();
+    free(samples);
+    return keep;
+}
+
+/* ---- the result ----------------------------------------------------------------------------- */
+
+/* Fills the result from the best combination, checks it on the steps when there are any, and
+ * puts it in effect: parts left to CLBlast get back the values CLBlast had before the search. */
 static void finish(search *s)
 {
     bt_gemm_tune_result *r = s->result;
@@ -660,34 +756,40 @@ static void finish(search *s)
         r->best_direct[i] = false;
     }
     r->best_objective = r->default_objective;
-    if (improved) {
-        const candidate *d = b->direct >= 0 ? &s->cands[b->direct] : NULL;
-        const candidate *in = b->indirect >= 0 ? &s->cands[b->indirect] : NULL;
-        if (d && !d->is_default)
-            r->params = bt_gemm_group_params(BT_GROUP_DIRECT, &d->values);
-        if (in && !in->is_default) {
-            r->params.has_indirect = true;
-            memcpy(r->params.indirect, in->values.v, sizeof r->params.indirect);
+    long d = b->direct >= 0 ? b->direct : default_candidate(s, BT_GROUP_DIRECT);
+    long in = b->indirect >= 0 ? b->indirect : default_candidate(s, BT_GROUP_INDIRECT);
+    bt_gemm_params effective = s->clblast_own;
+    if (isfinite(b->objective) && d >= 0 && in >= 0) {
+        bt_gemm_params combined = full_params(s, d, in, b->min_indirect_size);
+        /* The steps decide when there are any, even when the per-shape figures favour CLBlast's
+         * defaults: they are what training runs. */
+        if (s->opts->n_steps > 0 && !r->stopped)
+            improved = check_steps(s, &combined);
+        if (improved) {
+            effective = combined;
+            if (!s->cands[d].is_default)
+                r->params = bt_gemm_group_params(BT_GROUP_DIRECT, &s->cands[d].values);
+            if (!s->cands[in].is_default) {
+                r->params.has_indirect = true;
+                memcpy(r->params.indirect, s->cands[in].values.v, sizeof r->params.indirect);
+            }
+            r->params.has_min_indirect_size = true;
+            r->params.min_indirect_size = b->min_indirect_size;
+            for (size_t rank = 0; rank < s->n; ++rank) {
+                size_t i = s->by_volume[rank];
+                r->best_direct[i] = rank < b->split;
+                r->best_seconds[i] = r->best_direct[i] ? s->cands[d].seconds[i]
+                                                       : s->cands[in].seconds[i];
+            }
+            r->best_objective = b->objective;
         }
-        r->params.has_min_indirect_size = true;
-        r->params.min_indirect_size = b->min_indirect_size;
-        for (size_t rank = 0; rank < s->n; ++rank) {
-            size_t i = s->by_volume[rank];
-            bool direct = rank < b->split;
-            r->best_direct[i] = direct;
-            r->best_seconds[i] = direct ? d->seconds[i] : in->seconds[i];
-        }
-        r->best_objective = b->objective;
     }
-    bool restorable = (r->params.has_direct || !s->overridden[BT_GROUP_DIRECT]) &&
-                      (r->params.has_indirect || !s->overridden[BT_GROUP_INDIRECT]) &&
-                      r->params.has_min_indirect_size;
-    r->applied = restorable && bt_device_apply_gemm_params(s->dev, &r->params) == BT_OK;
+    r->applied = bt_device_apply_gemm_params(s->dev, &effective) == BT_OK;
+    if (!r->applied)
+        snprintf(r->finish_error, sizeof r->finish_error, "%s", bt_last_error());
     bt_clear_error();
     if (r->applied && improved)
         remeasure(s);
-    else if (improved)
-        reuse_default_figures(s);
     for (size_t i = 0; i < s->n; ++i) {
         double fastest = best_on_shape(s, i);
         fastest = r->default_seconds[i] < fastest ? r->default_seconds[i] : fastest;
@@ -730,7 +832,10 @@ bt_status bt_gemm_tune(bt_device *dev, const bt_gemm_tune_opts *opts, bt_gemm_tu
         s->n_seeds[g] = bt_gemm_space_seeds(dev, (bt_gemm_group)g, s->seeds[g], MAX_SEEDS);
     sort_by_volume(s);
 
-    bt_status status = create_trials(s);
+    /* Before anything is overridden: CLBlast's own, to put back whatever part it keeps. */
+    bt_status status = bt_gemm_current_params(dev, &s->clblast_own);
+    if (status == BT_OK)
+        status = create_trials(s);
     if (status == BT_OK)
         status = measure_defaults(s);
     if (status == BT_OK)

@@ -41,6 +41,14 @@ bt_status bt_gemm_trial_check(bt_device *device, bt_gemm_trial *trial);
 bt_status bt_gemm_trial_calibrate(bt_device *device, bt_gemm_trial *trial);
 bt_status bt_gemm_trial_round(bt_device *device, bt_gemm_trial *trial, double *seconds);
 
+/* A sequence of trials run in order, as a training step runs its GEMMs, timed like one trial:
+ * calibrate once (after each trial's check) for the runs that make a round long enough to time;
+ * a round then times that many runs back to back, in seconds per run. */
+bt_status bt_gemm_sequence_calibrate(bt_device *device, bt_gemm_trial *const *trials, size_t n,
+                                     size_t *runs);
+bt_status bt_gemm_sequence_round(bt_device *device, bt_gemm_trial *const *trials, size_t n,
+                                 size_t runs, double *seconds);
+
 /* ---- the candidates: parameter values for one kernel ---- */
 
 typedef enum bt_gemm_group { BT_GROUP_DIRECT, BT_GROUP_INDIRECT, BT_GROUP_COUNT } bt_gemm_group;

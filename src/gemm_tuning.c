@@ -2,9 +2,11 @@
  * stored ones when a device is opened. With gemm.c, the only files that include CLBlast's
  * header. */
 #include <clblast_c.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "clblast_retrieve.h"
 #include "device_impl.h"
 #include "error.h"
 #include "gemm_impl.h"
@@ -61,6 +63,38 @@ bt_status bt_device_apply_gemm_params(bt_device *dev, const bt_gemm_params *para
         dev->gemm_params.has_min_indirect_size = true;
         dev->gemm_params.min_indirect_size = params->min_indirect_size;
     }
+    return BT_OK;
+}
+
+static bt_status retrieve_kernel(bt_device *dev, const char *kernel, unsigned *values,
+                                 const char *(*name_of)(unsigned), size_t count)
+{
+    const char *names[BT_GEMM_INDIRECT_COUNT];
+    size_t sizes[BT_GEMM_INDIRECT_COUNT];
+    for (size_t i = 0; i < count; ++i)
+        names[i] = name_of((unsigned)i);
+    int code = bt_clblast_retrieve(dev->device, kernel, names, count, sizes);
+    if (code != CLBlastSuccess)
+        return bt_fail(BT_ERR_CLBLAST, "CLBlast's RetrieveParameters(%s) on '%s' failed: %s (%d)",
+                       kernel, dev->info.name, bt_clblast_status_name(code), code);
+    for (size_t i = 0; i < count; ++i) {
+        if (sizes[i] > UINT_MAX)
+            return bt_fail(BT_ERR_CLBLAST, "CLBlast's %s parameter %s is out of range (%zu)",
+                           kernel, names[i], sizes[i]);
+        values[i] = (unsigned)sizes[i];
+    }
+    return BT_OK;
+}
+
+bt_status bt_gemm_current_params(bt_device *dev, bt_gemm_params *out)
+{
+    memset(out, 0, sizeof *out);
+    BT_TRY(retrieve_kernel(dev, KERNEL_DIRECT, out->direct, bt_gemm_direct_param_name,
+                           BT_GEMM_DIRECT_COUNT));
+    BT_TRY(retrieve_kernel(dev, KERNEL_INDIRECT, out->indirect, bt_gemm_indirect_param_name,
+                           BT_GEMM_INDIRECT_COUNT));
+    BT_TRY(retrieve_kernel(dev, KERNEL_ROUTINE, &out->min_indirect_size, routine_name, 1));
+    out->has_direct = out->has_indirect = out->has_min_indirect_size = true;
     return BT_OK;
 }
 

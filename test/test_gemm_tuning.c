@@ -1,9 +1,10 @@
 /* GEMM parameters: the validity rules, the stored file (round trip; corrupt, foreign, stale and
  * invalid files ignored with a reason when a device opens, never a crash), applying them when a
  * device opens, the measured peak, a tiny-budget `batchtune tune-gemm` run whose file the next
- * device open applies, and no wasted GEMM work (no input gradient for the first layer, one
- * reused temporary buffer on CLBlast's indirect path). CLBlast keeps parameters per OpenCL device for the whole process, so
- * the tests that apply parameters only check what batchtune reports, and correctness with
+ * device open applies, the search's step check and its return to CLBlast's own parameters, and
+ * no wasted GEMM work (no input gradient for the first layer, one reused temporary buffer on
+ * CLBlast's indirect path). CLBlast keeps parameters per OpenCL device for the whole process,
+ * so the tests that apply parameters only check what batchtune reports, and correctness with
  * applied parameters is test_gemm's. */
 #define _POSIX_C_SOURCE 200809L
 #include "test_support.h"
@@ -16,6 +17,7 @@
 #include "batchtune_gemm_tuning.h"
 #include "checksum.h"
 #include "device_impl.h"
+#include "gemm_impl.h"
 
 #ifndef BT_TOOL_PATH
 #error "BT_TOOL_PATH must name the built batchtune tool"
@@ -403,15 +405,24 @@ static void test_search_reports_what_bounds_it(void **state)
     shapes[2].accumulate = true;
     for (size_t i = 0; i < 3; ++i)
         shapes[i].weight = 1.0;
+    /* Two steps; the second runs shape 2 twice. */
+    bt_gemm_tune_step steps[2];
+    memset(steps, 0, sizeof steps);
+    steps[0] = (bt_gemm_tune_step){2, {0, 1}, 1.0};
+    steps[1] = (bt_gemm_tune_step){3, {1, 2, 2}, 0.5};
     int reports = 0;
     bt_gemm_tune_opts opts = bt_gemm_tune_opts_default();
     opts.shapes = shapes;
     opts.n_shapes = 3;
+    opts.steps = steps;
+    opts.n_steps = 2;
     opts.budget_seconds = 0.0;
     opts.progress = count_progress;
     opts.progress_ctx = &reports;
     bt_gemm_tune_result *r = calloc(1, sizeof *r);
     assert_non_null(r);
+    bt_gemm_params own;
+    BT_ASSERT_OK(bt_gemm_current_params(device, &own));
     BT_ASSERT_OK(bt_gemm_tune(device, &opts, r));
     assert_int_equal(r->n_shapes, 3);
     assert_true(r->tried >= 3); /* defaults, XgemmDirect's and Xgemm's on one path each */
@@ -425,7 +436,85 @@ static void test_search_reports_what_bounds_it(void **state)
         assert_true(r->fastest_seconds[i] <= r->default_seconds[i]);
         assert_true(r->fastest_seconds[i] <= r->best_seconds[i]);
     }
+
+    /* The step check ran even on CLBlast's own kernels alone (budget 0): its figures add up,
+     * and the result is kept exactly when it beat the defaults on the steps by 1%. */
+    assert_int_equal(r->n_steps, 2);
+    assert_string_equal(r->finish_error, "");
+    double before = 0.0, after = 0.0;
+    for (size_t t = 0; t < 2; ++t) {
+        assert_true(r->default_step_seconds[t] > 0.0 && isfinite(r->default_step_seconds[t]));
+        assert_true(r->best_step_seconds[t] > 0.0 && isfinite(r->best_step_seconds[t]));
+        before += steps[t].weight * r->default_step_seconds[t];
+        after += steps[t].weight * r->best_step_seconds[t];
+    }
+    assert_true(fabs(before - r->default_step_objective) <= 1e-12 * before);
+    assert_true(fabs(after - r->best_step_objective) <= 1e-12 * after);
+    assert_int_equal(r->params.has_min_indirect_size, after < 0.99 * before);
+
+    /* In effect now: the result, with CLBlast's own values for the parts it leaves alone. */
+    assert_true(r->applied);
+    bt_gemm_params now;
+    BT_ASSERT_OK(bt_gemm_current_params(device, &now));
+    if (!r->params.has_direct)
+        assert_memory_equal(now.direct, own.direct, sizeof own.direct);
+    if (!r->params.has_indirect)
+        assert_memory_equal(now.indirect, own.indirect, sizeof own.indirect);
+    assert_int_equal(now.min_indirect_size, r->params.has_min_indirect_size
+                                                ? r->params.min_indirect_size
+                                                : own.min_indirect_size);
     free(r);
+}
+
+/* Steps that name a shape not given, or no shape at all, are refused before anything runs. */
+static void test_search_rejects_bad_steps(void **state)
+{
+    (void)state;
+    bt_gemm_tune_shape shape;
+    memset(&shape, 0, sizeof shape);
+    shape.shape = (bt_gemm_shape){BT_NO_TRANS, BT_NO_TRANS, 8, 8, 8};
+    shape.weight = 1.0;
+    bt_gemm_tune_step step;
+    memset(&step, 0, sizeof step);
+    step.count = 1;
+    step.shapes[0] = 1;
+    step.weight = 1.0;
+    bt_gemm_tune_opts opts = bt_gemm_tune_opts_default();
+    opts.shapes = &shape;
+    opts.n_shapes = 1;
+    opts.steps = &step;
+    opts.n_steps = 1;
+    opts.budget_seconds = 0.0;
+    bt_gemm_tune_result *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    assert_int_equal(bt_gemm_tune(device, &opts, r), BT_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(bt_last_error(), "step 0 names shape 1 of 1"));
+    step.shapes[0] = 0;
+    step.count = 0;
+    assert_int_equal(bt_gemm_tune(device, &opts, r), BT_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(bt_last_error(), "step 0 needs 1 to"));
+    step.count = 1;
+    opts.n_steps = BT_GEMM_TUNE_MAX_STEPS + 1;
+    assert_int_equal(bt_gemm_tune(device, &opts, r), BT_ERR_INVALID_ARGUMENT);
+    free(r);
+}
+
+/* What CLBlast has in effect reads back as applied, and applying what was read puts it back:
+ * how the search returns to CLBlast's own parameters after trying others. */
+static void test_current_params_restore(void **state)
+{
+    (void)state;
+    bt_gemm_params before;
+    BT_ASSERT_OK(bt_gemm_current_params(device, &before));
+    assert_true(before.has_direct && before.has_indirect && before.has_min_indirect_size);
+    BT_ASSERT_OK(bt_gemm_params_check(device, &before));
+    bt_gemm_params other = sample_params(), now;
+    BT_ASSERT_OK(bt_device_apply_gemm_params(device, &other));
+    BT_ASSERT_OK(bt_gemm_current_params(device, &now));
+    assert_memory_equal(&now, &other, sizeof now);
+    BT_ASSERT_OK(bt_device_apply_gemm_params(device, &before));
+    BT_ASSERT_OK(bt_gemm_current_params(device, &now));
+    assert_memory_equal(&now, &before, sizeof now);
 }
 
 /* ---- the tool ---- */
@@ -453,6 +542,7 @@ static void test_tune_gemm_tool(void **state)
     assert_non_null(strstr(output, "candidates"));
     assert_non_null(strstr(output, "measured peak"));
     assert_non_null(strstr(output, "fixed cost"));
+    assert_non_null(strstr(output, "timed in sequence"));
 
     char folder[1100], path[1024];
     snprintf(folder, sizeof folder, "%s/batchtune", data);
@@ -511,9 +601,11 @@ int main(void)
         cmocka_unit_test(test_peak),
         cmocka_unit_test(test_step_runs_no_wasted_gemm),
         cmocka_unit_test(test_tune_gemm_tool),
-        /* These two change CLBlast's parameters for the rest of the process. */
+        cmocka_unit_test(test_search_rejects_bad_steps),
+        /* These change CLBlast's parameters for the rest of the process. */
         cmocka_unit_test(test_search_reports_what_bounds_it),
         cmocka_unit_test(test_indirect_path_reuses_scratch),
+        cmocka_unit_test(test_current_params_restore),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
