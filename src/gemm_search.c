@@ -19,6 +19,7 @@
 #include "error.h"
 #include "gemm_impl.h"
 #include "gemm_search_impl.h"
+#include "stats.h"
 
 /* A split size that sends every product a device can hold to the direct path:
  * (2^20)^3 = 2^60 multiply-adds. */
@@ -665,16 +666,11 @@ static bt_gemm_params full_params(const search *s, long direct, long indirect, u
     return p;
 }
 
-static int compare_double(const void *pa, const void *pb)
+/* The middle of STEP_ROUNDS samples (reordered). */
+static double median(double *values)
 {
-    double a = *(const double *)pa, b = *(const double *)pb;
-    return (a > b) - (a < b);
-}
-
-static double median(double *values, size_t n)
-{
-    qsort(values, n, sizeof *values, compare_double);
-    return values[n / 2];
+    double spread;
+    return bt_median_and_spread(values, STEP_ROUNDS, &spread);
 }
 
 /* Times every step with CLBlast's parameters (configuration 0) and with `result` (1): one
@@ -723,8 +719,8 @@ static bool check_steps(search *s, const bt_gemm_params *result)
     if (status == BT_OK) {
         double before = 0.0, after = 0.0;
         for (size_t t = 0; t < o->n_steps; ++t) {
-            r->default_step_seconds[t] = median(&samples[t * 2 * STEP_ROUNDS], STEP_ROUNDS);
-            r->best_step_seconds[t] = median(&samples[(t * 2 + 1) * STEP_ROUNDS], STEP_ROUNDS);
+            r->default_step_seconds[t] = median(&samples[t * 2 * STEP_ROUNDS]);
+            r->best_step_seconds[t] = median(&samples[(t * 2 + 1) * STEP_ROUNDS]);
             before += o->steps[t].weight * r->default_step_seconds[t];
             after += o->steps[t].weight * r->best_step_seconds[t];
         }

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "stats.h"
 #include "tuner_impl.h"
 
 void bt_trial_time_to_target(bt_tuner_trial *t, double target)
@@ -27,28 +28,6 @@ void bt_trial_time_to_target(bt_tuner_trial *t, double target)
         t->epochs_to_target = q->epochs + f * (p->epochs - q->epochs);
         return;
     }
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median of the non-NaN values (mean of the two middle ones for an even count); *spread gets max
- * - min. Both NAN when there is no value. Reorders v. */
-static double median_and_spread(double *v, size_t n, double *spread)
-{
-    size_t kept = 0;
-    for (size_t i = 0; i < n; ++i)
-        if (!isnan(v[i]))
-            v[kept++] = v[i];
-    *spread = NAN;
-    if (kept == 0)
-        return NAN;
-    qsort(v, kept, sizeof *v, compare_doubles);
-    *spread = v[kept - 1] - v[0];
-    return kept % 2 ? v[kept / 2] : 0.5 * (v[kept / 2 - 1] + v[kept / 2]);
 }
 
 /* The upper median of the times to target with "not reached" as infinity (see the header), and
@@ -122,9 +101,9 @@ void bt_candidate_summarise(bt_tuner_candidate *cand, double reference_step_seco
         step[k] = t->step_seconds;
         cand->stage = t->stage > cand->stage ? t->stage : cand->stage;
     }
-    cand->best_accuracy = median_and_spread(best, n, &cand->best_accuracy_spread);
-    cand->examples_per_second = median_and_spread(rate, n, &spread);
-    cand->step_seconds = median_and_spread(step, n, &spread);
+    cand->best_accuracy = bt_median_and_spread(best, n, &cand->best_accuracy_spread);
+    cand->examples_per_second = bt_median_and_spread(rate, n, &spread);
+    cand->step_seconds = bt_median_and_spread(step, n, &spread);
     if (reference_step_seconds > 0.0 && isfinite(cand->step_seconds))
         cand->update_time_ratio = cand->step_seconds / reference_step_seconds;
     summarise_health(cand);
