@@ -14,6 +14,7 @@
 
 #include "batchtune_gemm_tuning.h"
 #include "cli.h"
+#include "timed_steps.h"
 
 #define CMD "bench"
 
@@ -423,13 +424,8 @@ static bt_status bench_one(const bench_args *a, bt_device *device, const bt_data
     c.gemm.error = error;
 
     bt_network_opts net_opts = a->net;
-    net_opts.max_batch = m;
-    net_opts.seed = 1;
-    bt_scheduler_opts sched_opts = bt_scheduler_opts_default();
-    sched_opts.batch_size = m;
-    sched_opts.sgd.eta = 0.1f; /* small: nothing diverges however many steps run */
-    sched_opts.seed = 1;
-    sched_opts.drop_last = true; /* every step has exactly m examples */
+    bt_scheduler_opts sched_opts;
+    bt_timed_step_opts(m, &net_opts, &sched_opts);
 
     progress(m, "creating the network and compiling its GEMMs");
     snprintf(error->what, sizeof error->what, "creating the network for m=%zu", m);
@@ -584,7 +580,6 @@ static void print_modes(const bench_row *rows, size_t count)
 typedef struct bench_run {
     bt_device *device;
     bt_dataset *dataset;     /* host copy: what the streaming scheduler reads */
-    uint8_t *pixels, *labels;
     bt_device_data *data;
     double *samples; /* 5 x repeats: step wall and CPU, GEMM-alone wall, streamed wall and CPU */
     bench_row *rows; /* one per batch size, for the data-modes table */
@@ -597,8 +592,6 @@ static void bench_run_destroy(bench_run *r)
     bt_device_destroy(r->device);
     free(r->samples);
     free(r->rows);
-    free(r->labels);
-    free(r->pixels);
 }
 
 /* max(MIN_EXAMPLES, largest m) random examples on the device. */
@@ -607,38 +600,9 @@ static bt_status create_data(const bench_args *a, bench_run *r, size_t *examples
     size_t count = MIN_EXAMPLES;
     for (size_t i = 0; i < a->n_batch_sizes; ++i)
         count = a->batch_sizes[i] > count ? a->batch_sizes[i] : count;
-    size_t features = a->net.sizes[0], outputs = a->net.sizes[a->net.n_sizes - 1];
-    unsigned classes = outputs < 256 ? (unsigned)outputs : 256u; /* labels are bytes */
     *examples = count;
-    if (count > SIZE_MAX / features)
-        return BT_ERR_OUT_OF_HOST_MEMORY;
-    r->pixels = malloc(count * features);
-    r->labels = malloc(count);
-    if (!r->pixels || !r->labels)
-        return BT_ERR_OUT_OF_HOST_MEMORY;
-    uint64_t state = 0x9e3779b97f4a7c15ull; /* xorshift64: fixed, cheap, good enough here */
-    for (size_t i = 0; i < count * features; ++i) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        r->pixels[i] = (uint8_t)(state >> 56);
-    }
-    for (size_t i = 0; i < count; ++i) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        r->labels[i] = (uint8_t)((state >> 32) % classes);
-    }
-    bt_status status =
-        bt_dataset_create_from_memory(r->pixels, r->labels, count, features, classes, &r->dataset);
-    if (status == BT_OK)
-        status = bt_device_data_create(r->device, r->dataset, &r->data);
-    /* The dataset keeps its own copy. */
-    free(r->labels);
-    r->labels = NULL;
-    free(r->pixels);
-    r->pixels = NULL;
-    return status;
+    return bt_synthetic_data_create(r->device, count, a->net.sizes[0],
+                                    a->net.sizes[a->net.n_sizes - 1], &r->dataset, &r->data);
 }
 
 int bt_cmd_bench(int argc, char **argv)

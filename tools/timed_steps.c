@@ -1,0 +1,57 @@
+#include "timed_steps.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+/* xorshift64: fixed, cheap, good enough for values nobody reads. */
+static uint64_t next(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
+bt_status bt_synthetic_data_create(bt_device *device, size_t count, size_t features,
+                                   size_t outputs, bt_dataset **dataset, bt_device_data **data)
+{
+    *dataset = NULL;
+    *data = NULL;
+    unsigned classes = outputs < 256 ? (unsigned)outputs : 256u;
+    if (features == 0 || count > SIZE_MAX / features)
+        return BT_ERR_OUT_OF_HOST_MEMORY;
+    uint8_t *pixels = malloc(count * features), *labels = malloc(count);
+    if (!pixels || !labels) {
+        free(pixels);
+        free(labels);
+        return BT_ERR_OUT_OF_HOST_MEMORY;
+    }
+    uint64_t state = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < count * features; ++i)
+        pixels[i] = (uint8_t)(next(&state) >> 56);
+    for (size_t i = 0; i < count; ++i)
+        labels[i] = (uint8_t)((next(&state) >> 32) % classes);
+    /* The dataset keeps its own copy. */
+    bt_status status =
+        bt_dataset_create_from_memory(pixels, labels, count, features, classes, dataset);
+    free(labels);
+    free(pixels);
+    if (status == BT_OK)
+        status = bt_device_data_create(device, *dataset, data);
+    if (status != BT_OK) {
+        bt_dataset_destroy(*dataset);
+        *dataset = NULL;
+    }
+    return status;
+}
+
+void bt_timed_step_opts(size_t m, bt_network_opts *net, bt_scheduler_opts *sched)
+{
+    net->max_batch = m;
+    net->seed = 1;
+    *sched = bt_scheduler_opts_default();
+    sched->batch_size = m;
+    sched->sgd.eta = 0.1f;
+    sched->seed = 1;
+    sched->drop_last = true;
+}
