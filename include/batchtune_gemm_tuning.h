@@ -211,6 +211,25 @@ typedef struct bt_gemm_tune_progress {
  * the candidate under way, keeping the best so far). */
 typedef bool (*bt_gemm_tune_progress_fn)(const bt_gemm_tune_progress *progress, void *ctx);
 
+/* Runs `runs` units of work standing for step `step` (an index into opts.steps) back to back
+ * with whatever GEMM parameters are in effect, and waits until they have run: for example real
+ * training steps of the network and batch size the step comes from. On failure it returns the
+ * status and leaves the library's last error set (bt_fail or a failed library call). */
+typedef bt_status (*bt_gemm_tune_step_fn)(size_t step, size_t runs, void *ctx);
+
+#define BT_GEMM_TUNE_MAX_SPLIT_TRIES 3
+
+/* One split between the paths tried in the step check, with the best combination's kernels. */
+typedef struct bt_gemm_tune_split_try {
+    unsigned min_indirect_size;
+    /* Weighted step time with CLBlast's defaults / with this split, from rounds alternating the
+     * two (each try has its own rounds, so drift of the machine's speed cancels). */
+    double speedup;
+    /* Steps that the median of paired rounds puts more than 10% above the defaults' (less is
+     * within the noise of such medians on a busy CPU device). */
+    size_t slower_steps;
+} bt_gemm_tune_split_try;
+
 typedef struct bt_gemm_tune_opts {
     const bt_gemm_tune_shape *shapes;
     size_t n_shapes; /* 1 .. BT_GEMM_TUNE_MAX_SHAPES, each (transposes, m, n, k) once */
@@ -228,6 +247,12 @@ typedef struct bt_gemm_tune_opts {
      * adding up per-shape times. */
     const bt_gemm_tune_step *steps;
     size_t n_steps; /* 0 .. BT_GEMM_TUNE_MAX_STEPS */
+    /* Optional (NULL: the step check runs each step's GEMMs in sequence on the search's own
+     * buffers): runs the steps themselves. Real training steps also run the element-wise
+     * kernels, the batch assembly and the host's enqueueing around the GEMMs, which at small
+     * batch sizes decide which path is faster; GEMMs in sequence do not show that. */
+    bt_gemm_tune_step_fn run_step;
+    void *run_step_ctx;
 } bt_gemm_tune_opts;
 
 BT_API bt_gemm_tune_opts bt_gemm_tune_opts_default(void);
@@ -262,17 +287,24 @@ typedef struct bt_gemm_tune_result {
     /* What failed after the search, "" if nothing: the step timing (the per-shape choice then
      * stands) or putting the result in effect (applied is false). */
     char finish_error[512];
-    /* With opts.steps: per step, the median seconds of one run of its sequence with CLBlast's
-     * defaults and with the best combination, timed in alternation after the search; the
-     * objectives are sum(weight * seconds) over the steps. The combination is the result
-     * (params) only if its objective is at least 1% below the defaults'; else params are all
-     * unset. */
+    /* With opts.steps: per step, seconds of one run (opts.run_step's work, else the step's
+     * GEMMs in sequence) with CLBlast's defaults (the median of the rounds) and with the result
+     * (that over the median of the rounds' ratios; each round times both configurations twice,
+     * A B B A), timed after the search; the objectives are sum(weight * seconds) over the steps.
+     * The combination is the result (params) only if its objective is at least 1% below the
+     * defaults'; else params are all unset. */
     /* opts.n_steps; 0 when the step check did not run: no steps given, the search stopped, or
      * the timing failed (finish_error). */
     size_t n_steps;
     double default_step_seconds[BT_GEMM_TUNE_MAX_STEPS];
     double best_step_seconds[BT_GEMM_TUNE_MAX_STEPS];
     double default_step_objective, best_step_objective;
+    /* The splits the step check timed: first the one the per-shape figures chose, then, if some
+     * step was slower than with the defaults, larger ones that send that step's shapes to the
+     * direct path. The result's split is the try with the fewest slower steps, then the
+     * largest speedup. */
+    size_t n_split_tries;
+    bt_gemm_tune_split_try split_tries[BT_GEMM_TUNE_MAX_SPLIT_TRIES];
 } bt_gemm_tune_result;
 
 /* Search CLBlast's GEMM parameters for the device on the given shapes. Measures CLBlast's
@@ -284,9 +316,12 @@ typedef struct bt_gemm_tune_result {
  * on random data before it is timed; a candidate that CLBlast refuses or that computes wrongly is
  * skipped. The result combines the best direct and indirect parameters with the split size that
  * gives the smallest objective. With opts.steps, that combination and CLBlast's defaults are
- * then timed on the step sequences, in alternation, and the combination is kept only if it is
- * at least 1% faster there. Returns BT_OK with the best found also when stopped or out of
- * budget; fails only if the defaults themselves cannot be measured. */
+ * then timed on the steps, in alternation; if a step is more than 10% slower with it, up to two
+ * larger splits that send that step's smallest indirect shapes to the direct path are timed too
+ * (each is a new program for CLBlast: one more compilation). The split that slows the fewest
+ * steps, then the fastest, is kept, and the combination only if it is at least 1% faster on the
+ * steps than the defaults. Returns BT_OK with the best found also when stopped or out of budget;
+ * fails only if the defaults themselves cannot be measured. */
 BT_API bt_status bt_gemm_tune(bt_device *device, const bt_gemm_tune_opts *opts,
                               bt_gemm_tune_result *out);
 

@@ -21,10 +21,6 @@
 #include "gemm_search_impl.h"
 #include "stats.h"
 
-/* A split size that sends every product a device can hold to the direct path:
- * (2^20)^3 = 2^60 multiply-adds. */
-#define ALL_DIRECT (1u << 20)
-#define ALL_INDIRECT 1u
 #define MAX_SEEDS 16
 /* A candidate more than this many times slower on a shape than the fastest measured there is
  * not measured on the shapes after it (it would never be chosen for them either): this saves
@@ -34,10 +30,16 @@
  * and the reference of every speed-up, get more. */
 #define ROUNDS 3
 #define DEFAULT_ROUNDS 7
-/* Rounds of each step in the step check, the result and CLBlast's defaults in alternation; the
- * median counts. On a device shared with the host thread a configuration's spread is part of its
- * cost (a path with more launches is slowed more often), which the fastest round would hide. */
-#define STEP_ROUNDS 7
+/* Rounds of each step in the step check (each times both configurations twice); the median of
+ * the paired ratios counts. */
+#define STEP_ROUNDS 9
+/* Length of one timed run of a step in the step check, and the most runs it may take. */
+#define STEP_ROUND_SECONDS 0.02
+#define MAX_STEP_RUNS 2000
+/* A step whose paired median says it is this much slower than with the defaults counts as
+ * slowed. Below it the check cannot tell: the same parameters timed against themselves this way
+ * gave ratios of 0.93-1.07 here. */
+#define SLOWER_TOLERANCE 1.10
 
 typedef struct candidate {
     bt_gemm_group group;
@@ -62,6 +64,7 @@ typedef struct search {
     size_t n;                                 /* shapes */
     bt_gemm_trial trials[BT_GEMM_TUNE_MAX_SHAPES];
     size_t by_volume[BT_GEMM_TUNE_MAX_SHAPES]; /* shape indices, ascending m * n * k */
+    uint64_t volumes[BT_GEMM_TUNE_MAX_SHAPES];  /* their m * n * k, in that order */
     candidate *cands;
     size_t n_cands, cap_cands;
     bt_gemm_values seen[BT_GROUP_COUNT][512]; /* values tried per group, for neighbours */
@@ -163,6 +166,8 @@ static void sort_by_volume(search *s)
         }
         s->by_volume[at] = i;
     }
+    for (size_t r = 0; r < s->n; ++r)
+        s->volumes[r] = volume(&s->opts->shapes[s->by_volume[r]].shape);
 }
 
 static bt_status create_trials(search *s)
@@ -334,7 +339,8 @@ static bt_status evaluate(search *s, bt_gemm_group group, const bt_gemm_values *
         rejected = status != BT_OK;
     }
     if (!rejected)
-        BT_TRY(apply_split(s, group == BT_GROUP_DIRECT ? ALL_DIRECT : ALL_INDIRECT));
+        BT_TRY(apply_split(s, group == BT_GROUP_DIRECT ? BT_GEMM_SPLIT_ALL_DIRECT
+                                                       : BT_GEMM_SPLIT_ALL_INDIRECT));
     if (!rejected)
         BT_TRY(measure(s, group, values != NULL, c->seconds, &rejected));
     s->result->tried++;
@@ -357,37 +363,9 @@ static bt_status evaluate(search *s, bt_gemm_group group, const bt_gemm_values *
 
 /* ---- combining ------------------------------------------------------------------------------ */
 
-/* Largest t with t^3 <= x. */
-static uint64_t cube_root_floor(uint64_t x)
-{
-    uint64_t t = (uint64_t)cbrt((double)x);
-    while (t > 0 && t * t * t > x)
-        --t;
-    while ((t + 1) * (t + 1) * (t + 1) <= x)
-        ++t;
-    return t;
-}
-
-/* A split size sending the `split` smallest shapes (by volume) direct and the others
- * indirect; 0 if no integer size does (equal volumes on both sides, or no cube between them).
- * Between two volumes the geometric middle is taken, so that shapes near the tuned ones
- * follow them. */
 static unsigned split_size(const search *s, size_t split)
 {
-    if (split == 0)
-        return ALL_INDIRECT;
-    uint64_t below = volume(&s->opts->shapes[s->by_volume[split - 1]].shape);
-    if (split == s->n) {
-        uint64_t t = 2 * (cube_root_floor(below) + 1);
-        return t < ALL_DIRECT ? (unsigned)t : ALL_DIRECT;
-    }
-    uint64_t above = volume(&s->opts->shapes[s->by_volume[split]].shape);
-    uint64_t lo = cube_root_floor(below) + 1, hi = cube_root_floor(above);
-    if (lo > hi)
-        return 0;
-    uint64_t t = (uint64_t)llround(sqrt((double)lo * (double)hi));
-    t = t < lo ? lo : t > hi ? hi : t;
-    return (unsigned)t;
+    return bt_gemm_split_size(s->volumes, s->n, split);
 }
 
 /* Sum of weight * seconds of candidate c over the shapes by_volume[from..to). */
@@ -666,74 +644,216 @@ static bt_gemm_params full_params(const search *s, long direct, long indirect, u
     return p;
 }
 
-/* The middle of STEP_ROUNDS samples (reordered). */
-static double median(double *values)
+/* Runs step t `runs` times and waits: the caller's work when it gave run_step, else the step's
+ * GEMMs in sequence on the search's buffers. */
+static bt_status run_step(search *s, size_t t, size_t runs)
 {
-    double spread;
-    return bt_median_and_spread(values, STEP_ROUNDS, &spread);
+    const bt_gemm_tune_opts *o = s->opts;
+    if (o->run_step)
+        return o->run_step(t, runs, o->run_step_ctx);
+    bt_gemm_trial *trials[BT_GEMM_TUNE_MAX_STEP_SHAPES];
+    size_t n = o->steps[t].count;
+    for (size_t j = 0; j < n; ++j)
+        trials[j] = &s->trials[o->steps[t].shapes[j]];
+    return bt_gemm_sequence_run(s->dev, trials, n, runs);
 }
 
-/* Times every step with CLBlast's parameters (configuration 0) and with `result` (1): one
- * untimed run of each (which compiles what it needs, outside the timing) and its calibration,
- * then STEP_ROUNDS rounds, both configurations in each, so that drift in the machine's speed
- * hits both alike. samples: [step][configuration][round]. */
-static bt_status time_steps(search *s, const bt_gemm_params *result, double *samples)
+/* Wall-clock seconds per run of step t over `runs` runs back to back. */
+static bt_status time_step(search *s, size_t t, size_t runs, double *seconds)
+{
+    double start = now_seconds();
+    BT_TRY(run_step(s, t, runs));
+    *seconds = (now_seconds() - start) / (double)runs;
+    return BT_OK;
+}
+
+/* Runs per round of a step that took `one` seconds once. */
+static size_t runs_for(double one)
+{
+    double wanted = one > 0.0 ? STEP_ROUND_SECONDS / one : MAX_STEP_RUNS;
+    return wanted < 1.0 ? 1 : wanted > MAX_STEP_RUNS ? MAX_STEP_RUNS : (size_t)wanted;
+}
+
+/* Applies configuration `config` (0: CLBlast's parameters, 1: p) unless it is in effect, then
+ * runs step t once untimed: the first GEMMs after new parameters fetch CLBlast's programs again
+ * (milliseconds, as long as tens of small steps), or compile them the first time. */
+static bt_status switch_to(search *s, const bt_gemm_params *p, size_t config, size_t *current,
+                           size_t t)
+{
+    if (*current != config) {
+        BT_TRY(bt_device_apply_gemm_params(s->dev, config == 0 ? &s->clblast_own : p));
+        *current = config;
+    }
+    return run_step(s, t, 1);
+}
+
+/* Times every step with CLBlast's parameters (configuration 0) and with `p` (1), STEP_ROUNDS
+ * rounds. In a round each step runs A B B A (B A A B in the next), A being the defaults, so that
+ * a drift in the machine's speed hits both alike: on this kind of machine the speed changes by
+ * tens of percent within a tenth of a second, which whole passes over the steps with one
+ * configuration and then the other turned into false differences of up to 30%.
+ * seconds[t * STEP_ROUNDS + r]: the defaults' time per run in round r; ratio[...]: their time
+ * over p's. */
+static bt_status time_steps(search *s, const bt_gemm_params *p, double *seconds, double *ratio)
 {
     const bt_gemm_tune_opts *o = s->opts;
     size_t runs[BT_GEMM_TUNE_MAX_STEPS] = {0};
-    for (int round = -1; round < STEP_ROUNDS; ++round) {
-        for (size_t config = 0; config < 2; ++config) {
-            BT_TRY(bt_device_apply_gemm_params(s->dev, config == 0 ? &s->clblast_own : result));
-            for (size_t t = 0; t < o->n_steps; ++t) {
-                bt_gemm_trial *trials[BT_GEMM_TUNE_MAX_STEP_SHAPES];
-                size_t n = o->steps[t].count;
-                for (size_t j = 0; j < n; ++j)
-                    trials[j] = &s->trials[o->steps[t].shapes[j]];
-                double seconds = 0.0;
-                BT_TRY(bt_gemm_sequence_round(s->dev, trials, n, round < 0 ? 1 : runs[t],
-                                              &seconds));
-                if (round < 0 && config == 0)
-                    BT_TRY(bt_gemm_sequence_calibrate(s->dev, trials, n, &runs[t]));
-                if (round >= 0)
-                    samples[(t * 2 + config) * STEP_ROUNDS + (size_t)round] = seconds;
+    size_t current = 2; /* unknown */
+    for (size_t t = 0; t < o->n_steps; ++t) {
+        double one = 0.0;
+        BT_TRY(switch_to(s, p, 0, &current, t));
+        BT_TRY(time_step(s, t, 1, &one));
+        runs[t] = runs_for(one);
+    }
+    for (size_t round = 0; round < STEP_ROUNDS; ++round) {
+        for (size_t t = 0; t < o->n_steps; ++t) {
+            double sum[2] = {0.0, 0.0};
+            for (size_t k = 0; k < 4; ++k) {
+                size_t config = (k == 0 || k == 3) == (round % 2 == 0) ? 0 : 1;
+                double one = 0.0;
+                if (config != current)
+                    BT_TRY(switch_to(s, p, config, &current, t));
+                BT_TRY(time_step(s, t, runs[t], &one));
+                sum[config] += one;
             }
+            seconds[t * STEP_ROUNDS + round] = 0.5 * sum[0];
+            ratio[t * STEP_ROUNDS + round] = sum[0] / sum[1];
         }
     }
     return BT_OK;
 }
 
-/* Times the steps with the result and with CLBlast's defaults. false: the result is not at
- * least 1% faster on the steps (less is within the timing noise). When the timing fails, the
- * per-shape choice stands (true) and n_steps stays 0. */
-static bool check_steps(search *s, const bt_gemm_params *result)
+/* One split timed against CLBlast's defaults: per step the defaults' median time and that over
+ * the median of the paired ratios, the weighted sums, and the summary the result reports. */
+typedef struct step_timing {
+    double before[BT_GEMM_TUNE_MAX_STEPS], after[BT_GEMM_TUNE_MAX_STEPS];
+    double before_objective, after_objective;
+    bt_gemm_tune_split_try summary;
+} step_timing;
+
+static bt_status time_try(search *s, const bt_gemm_params *p, step_timing *out)
+{
+    const bt_gemm_tune_opts *o = s->opts;
+    double *samples = calloc(o->n_steps * 2 * STEP_ROUNDS, sizeof *samples);
+    if (!samples)
+        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    double *seconds = samples, *ratio = samples + o->n_steps * STEP_ROUNDS;
+    bt_status status = time_steps(s, p, seconds, ratio);
+    if (status == BT_OK) {
+        memset(out, 0, sizeof *out);
+        for (size_t t = 0; t < o->n_steps; ++t) {
+            double spread;
+            double speedup = bt_median_and_spread(&ratio[t * STEP_ROUNDS], STEP_ROUNDS, &spread);
+            out->before[t] = bt_median_and_spread(&seconds[t * STEP_ROUNDS], STEP_ROUNDS,
+                                                  &spread);
+            out->after[t] = out->before[t] / speedup;
+            out->before_objective += o->steps[t].weight * out->before[t];
+            out->after_objective += o->steps[t].weight * out->after[t];
+            if (out->after[t] > SLOWER_TOLERANCE * out->before[t])
+                out->summary.slower_steps++;
+        }
+        out->summary.min_indirect_size = p->min_indirect_size;
+        out->summary.speedup = out->before_objective / out->after_objective;
+    }
+    free(samples);
+    return status;
+}
+
+/* Larger splits worth timing when `first` slowed some steps: for each slowed step, the least
+ * move that changes it, sending its smallest indirect shape (and any of equal volume) to the
+ * direct path. Ascending and distinct, the smallest moves first; returns how many (<= max). */
+static size_t repair_splits(const search *s, const step_timing *first, unsigned *sizes,
+                            size_t max)
+{
+    const bt_gemm_tune_opts *o = s->opts;
+    uint64_t cube = (uint64_t)first->summary.min_indirect_size *
+                    first->summary.min_indirect_size * first->summary.min_indirect_size;
+    size_t n = 0;
+    for (size_t t = 0; t < o->n_steps; ++t) {
+        if (!(first->after[t] > SLOWER_TOLERANCE * first->before[t]))
+            continue;
+        uint64_t smallest = UINT64_MAX; /* the step's smallest indirect volume */
+        for (size_t j = 0; j < o->steps[t].count; ++j) {
+            uint64_t v = volume(&o->shapes[o->steps[t].shapes[j]].shape);
+            if (v >= cube && v < smallest)
+                smallest = v;
+        }
+        unsigned size = smallest == UINT64_MAX ? 0 : bt_gemm_split_past(s->volumes, s->n, smallest);
+        size_t at = 0;
+        while (at < n && sizes[at] < size)
+            ++at;
+        if (size == 0 || (at < n && sizes[at] == size) || (n == max && at == n))
+            continue;
+        if (n == max)
+            --n; /* the largest gives way to a smaller move */
+        memmove(&sizes[at + 1], &sizes[at], (n - at) * sizeof *sizes);
+        sizes[at] = size;
+        ++n;
+    }
+    return n;
+}
+
+/* Times the steps with the best combination and with CLBlast's defaults, then with larger
+ * splits if some steps were slower; moves *b to the split that slows the fewest steps, then
+ * gives the largest speedup. false: that split is not at least 1% faster than the defaults
+ * (less is within the timing noise). When the first timing fails, the per-shape choice stands
+ * (true) and n_steps stays 0. */
+static bool check_steps(search *s, combination *b, long d, long in)
 {
     const bt_gemm_tune_opts *o = s->opts;
     bt_gemm_tune_result *r = s->result;
     s->stage = "timing the steps with the result and with CLBlast's defaults";
     if (!report(s))
         return true;
-    double *samples = calloc(o->n_steps * 2 * STEP_ROUNDS, sizeof *samples);
-    bt_status status = samples ? time_steps(s, result, samples)
-                               : bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
-    bool keep = true;
-    if (status == BT_OK) {
-        double before = 0.0, after = 0.0;
-        for (size_t t = 0; t < o->n_steps; ++t) {
-            r->default_step_seconds[t] = median(&samples[t * 2 * STEP_ROUNDS]);
-            r->best_step_seconds[t] = median(&samples[(t * 2 + 1) * STEP_ROUNDS]);
-            before += o->steps[t].weight * r->default_step_seconds[t];
-            after += o->steps[t].weight * r->best_step_seconds[t];
-        }
-        r->n_steps = o->n_steps;
-        r->default_step_objective = before;
-        r->best_step_objective = after;
-        keep = after < 0.99 * before;
-    } else {
+    step_timing *tries = calloc(BT_GEMM_TUNE_MAX_SPLIT_TRIES, sizeof *tries);
+    bt_gemm_params p = full_params(s, d, in, b->min_indirect_size);
+    bt_status status = tries ? time_try(s, &p, &tries[0])
+                             : bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (status != BT_OK) {
         snprintf(r->finish_error, sizeof r->finish_error, "timing the steps failed: %s",
                  bt_last_error());
+        bt_clear_error();
+        free(tries);
+        return true;
     }
-    bt_clear_error();
-    free(samples);
+    size_t n_tries = 1;
+    unsigned sizes[BT_GEMM_TUNE_MAX_SPLIT_TRIES - 1];
+    size_t n_sizes = tries[0].summary.slower_steps
+                         ? repair_splits(s, &tries[0], sizes, BT_GEMM_TUNE_MAX_SPLIT_TRIES - 1)
+                         : 0;
+    for (size_t i = 0; i < n_sizes; ++i) {
+        snprintf(s->stage_text, sizeof s->stage_text,
+                 "timing the steps with split %u (compiles CLBlast's kernels)", sizes[i]);
+        s->stage = s->stage_text;
+        if (!report(s))
+            break;
+        p.min_indirect_size = sizes[i];
+        if (time_try(s, &p, &tries[n_tries]) == BT_OK) {
+            ++n_tries;
+        } else {
+            snprintf(r->finish_error, sizeof r->finish_error,
+                     "timing the steps with split %u failed, so it was not considered: %s",
+                     sizes[i], bt_last_error());
+            bt_clear_error();
+        }
+    }
+    for (size_t i = 0; i < n_tries; ++i)
+        r->split_tries[i] = tries[i].summary;
+    r->n_split_tries = n_tries;
+    size_t chosen = bt_gemm_split_choose(r->split_tries, n_tries);
+    const step_timing *c = &tries[chosen];
+    memcpy(r->default_step_seconds, c->before, o->n_steps * sizeof *c->before);
+    memcpy(r->best_step_seconds, c->after, o->n_steps * sizeof *c->after);
+    r->n_steps = o->n_steps;
+    r->default_step_objective = c->before_objective;
+    r->best_step_objective = c->after_objective;
+    if (chosen > 0) {
+        b->min_indirect_size = c->summary.min_indirect_size;
+        b->split = bt_gemm_split_direct_count(s->volumes, s->n, b->min_indirect_size);
+        b->objective = cost(s, &s->cands[d], 0, b->split) + cost(s, &s->cands[in], b->split, s->n);
+    }
+    bool keep = c->after_objective < 0.99 * c->before_objective;
+    free(tries);
     return keep;
 }
 
@@ -744,7 +864,7 @@ static bool check_steps(search *s, const bt_gemm_params *result)
 static void finish(search *s)
 {
     bt_gemm_tune_result *r = s->result;
-    const combination *b = &s->best;
+    combination *b = &s->best;
     memset(&r->params, 0, sizeof r->params);
     bool improved = isfinite(b->objective) && b->objective < r->default_objective;
     for (size_t i = 0; i < s->n; ++i) {
@@ -756,13 +876,12 @@ static void finish(search *s)
     long in = b->indirect >= 0 ? b->indirect : default_candidate(s, BT_GROUP_INDIRECT);
     bt_gemm_params effective = s->clblast_own;
     if (isfinite(b->objective) && d >= 0 && in >= 0) {
-        bt_gemm_params combined = full_params(s, d, in, b->min_indirect_size);
         /* The steps decide when there are any, even when the per-shape figures favour CLBlast's
-         * defaults: they are what training runs. */
+         * defaults: they are what training runs. They may also move the split. */
         if (s->opts->n_steps > 0 && !r->stopped)
-            improved = check_steps(s, &combined);
+            improved = check_steps(s, b, d, in);
         if (improved) {
-            effective = combined;
+            effective = full_params(s, d, in, b->min_indirect_size);
             if (!s->cands[d].is_default)
                 r->params = bt_gemm_group_params(BT_GROUP_DIRECT, &s->cands[d].values);
             if (!s->cands[in].is_default) {

@@ -41,13 +41,34 @@ bt_status bt_gemm_trial_check(bt_device *device, bt_gemm_trial *trial);
 bt_status bt_gemm_trial_calibrate(bt_device *device, bt_gemm_trial *trial);
 bt_status bt_gemm_trial_round(bt_device *device, bt_gemm_trial *trial, double *seconds);
 
-/* A sequence of trials run in order, as a training step runs its GEMMs, timed like one trial:
- * calibrate once (after each trial's check) for the runs that make a round long enough to time;
- * a round then times that many runs back to back, in seconds per run. */
-bt_status bt_gemm_sequence_calibrate(bt_device *device, bt_gemm_trial *const *trials, size_t n,
-                                     size_t *runs);
-bt_status bt_gemm_sequence_round(bt_device *device, bt_gemm_trial *const *trials, size_t n,
-                                 size_t runs, double *seconds);
+/* Runs a sequence of trials in order, as a training step runs its GEMMs, `runs` times back to
+ * back, and waits for them (the caller times it). */
+bt_status bt_gemm_sequence_run(bt_device *device, bt_gemm_trial *const *trials, size_t n,
+                               size_t runs);
+
+/* ---- the split between the paths (gemm_split.c) ---- */
+
+/* Split sizes that send every product a device can hold to the direct path ((2^20)^3 = 2^60
+ * multiply-adds) and every product to the indirect one. */
+#define BT_GEMM_SPLIT_ALL_DIRECT (1u << 20)
+#define BT_GEMM_SPLIT_ALL_INDIRECT 1u
+
+/* volumes: the shapes' m * n * k, ascending, n of them. */
+
+/* A split size sending the `split` smallest shapes direct and the others indirect; 0 if no
+ * integer size does (equal volumes on both sides, or no cube between them). Between two
+ * volumes the geometric middle is taken, so that shapes near the tuned ones follow them. */
+unsigned bt_gemm_split_size(const uint64_t *volumes, size_t n, size_t split);
+
+/* How many of the shapes a split size sends to the direct path (volume < size^3). */
+size_t bt_gemm_split_direct_count(const uint64_t *volumes, size_t n, unsigned size);
+
+/* The least move past `volume`: the split size for the fewest shapes direct that includes every
+ * shape of at most that volume; 0 if none exists. */
+unsigned bt_gemm_split_past(const uint64_t *volumes, size_t n, uint64_t volume);
+
+/* The try that slows the fewest steps, among those the largest speedup (the first on a tie). */
+size_t bt_gemm_split_choose(const bt_gemm_tune_split_try *tries, size_t n);
 
 /* ---- the candidates: parameter values for one kernel ---- */
 

@@ -165,38 +165,19 @@ static bt_status time_calls(bt_device *dev, bt_gemm_trial *t, size_t calls, doub
     return BT_OK;
 }
 
-/* Wall-clock seconds per run of the sequence, `runs` runs back to back. */
-static bt_status time_sequence(bt_device *dev, bt_gemm_trial *const *trials, size_t n,
-                               size_t runs, double *seconds)
-{
-    double start = now_seconds();
-    for (size_t r = 0; r < runs; ++r)
-        for (size_t i = 0; i < n; ++i)
-            BT_TRY(run(dev, trials[i]));
-    BT_TRY(bt_device_finish(dev));
-    *seconds = (now_seconds() - start) / (double)runs;
-    return BT_OK;
-}
-
 static size_t calls_for(double one)
 {
     double wanted = one > 0.0 ? ROUND_SECONDS / one : MAX_CALLS;
     return wanted < 1.0 ? 1 : wanted > MAX_CALLS ? MAX_CALLS : (size_t)wanted;
 }
 
-bt_status bt_gemm_sequence_calibrate(bt_device *dev, bt_gemm_trial *const *trials, size_t n,
-                                     size_t *runs)
+bt_status bt_gemm_sequence_run(bt_device *dev, bt_gemm_trial *const *trials, size_t n,
+                               size_t runs)
 {
-    double one = 0.0;
-    BT_TRY(time_sequence(dev, trials, n, 1, &one));
-    *runs = calls_for(one);
-    return BT_OK;
-}
-
-bt_status bt_gemm_sequence_round(bt_device *dev, bt_gemm_trial *const *trials, size_t n,
-                                 size_t runs, double *seconds)
-{
-    return time_sequence(dev, trials, n, runs ? runs : 1, seconds);
+    for (size_t r = 0; r < runs; ++r)
+        for (size_t i = 0; i < n; ++i)
+            BT_TRY(run(dev, trials[i]));
+    return bt_device_finish(dev);
 }
 
 bt_status bt_gemm_trial_calibrate(bt_device *dev, bt_gemm_trial *t)

@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "batchtune_gemm_tuning.h"
 #include "checksum.h"
 #include "device_impl.h"
 #include "gemm_impl.h"
+#include "gemm_search_impl.h"
 
 #ifndef BT_TOOL_PATH
 #error "BT_TOOL_PATH must name the built batchtune tool"
@@ -353,6 +355,12 @@ static void test_indirect_path_reuses_scratch(void **state)
     all_indirect.has_min_indirect_size = true;
     all_indirect.min_indirect_size = 1;
     BT_ASSERT_OK(bt_device_apply_gemm_params(device, &all_indirect));
+    /* Start without a buffer: earlier searches on this device left one of their size. */
+    BT_ASSERT_OK(bt_device_finish(device));
+    if (device->gemm_scratch)
+        clReleaseMemObject(device->gemm_scratch);
+    device->gemm_scratch = NULL;
+    device->gemm_scratch_bytes = 0;
     bt_buffer *a = NULL, *b = NULL, *c = NULL;
     BT_ASSERT_OK(bt_buffer_create(device, 256 * 256 * sizeof(float), &a));
     BT_ASSERT_OK(bt_buffer_create(device, 256 * 256 * sizeof(float), &b));
@@ -499,6 +507,156 @@ static void test_search_rejects_bad_steps(void **state)
     free(r);
 }
 
+/* The split arithmetic on volumes 10^3, 20^3 (twice), 30^3 and 100^3. */
+static void test_split_arithmetic(void **state)
+{
+    (void)state;
+    const uint64_t v[5] = {1000, 8000, 8000, 27000, 1000000};
+    assert_int_equal(bt_gemm_split_size(v, 5, 0), BT_GEMM_SPLIT_ALL_INDIRECT);
+    /* Between 10^3 and 20^3: the cube roots' integer range 11..20, its geometric middle. */
+    assert_int_equal(bt_gemm_split_size(v, 5, 1), 15);
+    assert_int_equal(bt_gemm_split_size(v, 5, 2), 0); /* equal volumes on both sides */
+    assert_int_equal(bt_gemm_split_size(v, 5, 3), 25);
+    assert_int_equal(bt_gemm_split_size(v, 5, 5), 202); /* twice past the largest */
+    assert_int_equal(bt_gemm_split_direct_count(v, 5, 15), 1);
+    assert_int_equal(bt_gemm_split_direct_count(v, 5, 20), 1); /* 20^3 is not below 20^3 */
+    assert_int_equal(bt_gemm_split_direct_count(v, 5, 25), 3);
+    assert_int_equal(bt_gemm_split_direct_count(v, 5, 202), 5);
+    assert_int_equal(bt_gemm_split_past(v, 5, 500), BT_GEMM_SPLIT_ALL_INDIRECT);
+    assert_int_equal(bt_gemm_split_past(v, 5, 1000), 15);
+    assert_int_equal(bt_gemm_split_past(v, 5, 8000), 25); /* both 20^3 shapes move */
+    assert_int_equal(bt_gemm_split_past(v, 5, 27000), bt_gemm_split_size(v, 5, 4));
+    assert_int_equal(bt_gemm_split_past(v, 5, 1000000), 202);
+
+    /* Fewest slower steps first, then the largest speedup, the first on a tie. */
+    bt_gemm_tune_split_try tries[3] = {{43, 1.8, 1}, {62, 1.7, 0}, {65, 1.75, 0}};
+    assert_int_equal(bt_gemm_split_choose(tries, 3), 2);
+    assert_int_equal(bt_gemm_split_choose(tries, 1), 0);
+    tries[2].speedup = 1.7;
+    assert_int_equal(bt_gemm_split_choose(tries, 3), 1);
+}
+
+/* Work standing for training steps, so that the step check's decisions can be predicted: a busy
+ * wait per run. Step 0 takes three times longer whenever parameters other than CLBlast's own
+ * send its one shape to the indirect path; step 1 takes half as long with any parameters other
+ * than CLBlast's own. */
+typedef struct fake_steps {
+    bt_gemm_params own;
+    uint64_t step0_volume;
+    size_t runs[2];
+} fake_steps;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void busy_wait(double seconds)
+{
+    double end = now_seconds() + seconds;
+    while (now_seconds() < end) {
+    }
+}
+
+static bool is_own(const bt_gemm_params *p, const bt_gemm_params *own)
+{
+    return memcmp(p->direct, own->direct, sizeof p->direct) == 0 &&
+           memcmp(p->indirect, own->indirect, sizeof p->indirect) == 0 &&
+           p->min_indirect_size == own->min_indirect_size;
+}
+
+static bool step0_indirect(unsigned split, uint64_t volume)
+{
+    return (uint64_t)split * split * split <= volume;
+}
+
+static bt_status fake_step(size_t step, size_t runs, void *ctx)
+{
+    fake_steps *f = ctx;
+    f->runs[step] += runs;
+    bt_gemm_params now;
+    bt_device_get_gemm_params(device, &now);
+    bool own = is_own(&now, &f->own);
+    double per_run = 300e-6;
+    if (step == 0 && !own && step0_indirect(now.min_indirect_size, f->step0_volume))
+        per_run *= 3.0;
+    if (step == 1 && !own)
+        per_run *= 0.5;
+    busy_wait((double)runs * per_run);
+    return BT_OK;
+}
+
+/* The step check runs the caller's steps; a split that slows a step is followed by the least
+ * larger split that moves that step's shape to the direct path, and the split slowing the fewest
+ * steps is kept. */
+static void test_step_check_moves_split(void **state)
+{
+    (void)state;
+    bt_gemm_tune_shape shapes[3];
+    memset(shapes, 0, sizeof shapes);
+    shapes[0].shape = (bt_gemm_shape){BT_NO_TRANS, BT_NO_TRANS, 256, 256, 256};
+    shapes[1].shape = (bt_gemm_shape){BT_NO_TRANS, BT_TRANS, 8, 16, 64};
+    shapes[2].shape = (bt_gemm_shape){BT_TRANS, BT_NO_TRANS, 16, 64, 8};
+    for (size_t i = 0; i < 3; ++i)
+        shapes[i].weight = 1.0;
+    bt_gemm_tune_step steps[2];
+    memset(steps, 0, sizeof steps);
+    steps[0] = (bt_gemm_tune_step){1, {0}, 1.0};
+    steps[1] = (bt_gemm_tune_step){2, {1, 2}, 1.0};
+    fake_steps fake;
+    memset(&fake, 0, sizeof fake);
+    fake.step0_volume = 256u * 256u * 256u;
+    BT_ASSERT_OK(bt_gemm_current_params(device, &fake.own));
+    bt_gemm_tune_opts opts = bt_gemm_tune_opts_default();
+    opts.shapes = shapes;
+    opts.n_shapes = 3;
+    opts.steps = steps;
+    opts.n_steps = 2;
+    opts.budget_seconds = 0.0;
+    opts.run_step = fake_step;
+    opts.run_step_ctx = &fake;
+    bt_gemm_tune_result *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    BT_ASSERT_OK(bt_gemm_tune(device, &opts, r));
+    assert_string_equal(r->finish_error, "");
+    assert_int_equal(r->n_steps, 2);
+    assert_true(fake.runs[0] > 0 && fake.runs[1] > 0);
+    assert_true(r->n_split_tries >= 1 && r->n_split_tries <= 2);
+    const bt_gemm_tune_split_try *first = &r->split_tries[0];
+    /* Step 1 is twice as fast with the search's parameters unless they are CLBlast's own. */
+    bt_gemm_params tried = fake.own;
+    tried.min_indirect_size = first->min_indirect_size;
+    bool differs = !is_own(&tried, &fake.own) || r->params.has_direct || r->params.has_indirect;
+    if (differs && step0_indirect(first->min_indirect_size, fake.step0_volume)) {
+        /* Step 0 slowed: the next split past its shape was timed, slowed nothing, and won. */
+        assert_int_equal(first->slower_steps, 1);
+        assert_int_equal(r->n_split_tries, 2);
+        const bt_gemm_tune_split_try *moved = &r->split_tries[1];
+        assert_false(step0_indirect(moved->min_indirect_size, fake.step0_volume));
+        assert_int_equal(moved->min_indirect_size,
+                         bt_gemm_split_past((const uint64_t[]){8192, 8192, fake.step0_volume}, 3,
+                                            fake.step0_volume));
+        assert_int_equal(moved->slower_steps, 0);
+        assert_true(moved->speedup > first->speedup);
+        assert_true(r->best_step_seconds[0] < 1.5 * r->default_step_seconds[0]);
+        assert_true(r->params.has_min_indirect_size);
+        assert_int_equal(r->params.min_indirect_size, moved->min_indirect_size);
+    } else {
+        /* Nothing slowed, nothing else tried. */
+        assert_int_equal(first->slower_steps, 0);
+        assert_int_equal(r->n_split_tries, 1);
+    }
+    print_message("step check: split %u (per-shape choice) slowed %zu step(s); %zu split(s) "
+                  "timed\n", first->min_indirect_size, first->slower_steps, r->n_split_tries);
+    free(r);
+    /* Back to CLBlast's own parameters, and to a handle that has applied none, for the searches
+     * of the tests after this one. */
+    BT_ASSERT_OK(bt_device_apply_gemm_params(device, &fake.own));
+    memset(&device->gemm_params, 0, sizeof device->gemm_params);
+}
+
 /* What CLBlast has in effect reads back as applied, and applying what was read puts it back:
  * how the search returns to CLBlast's own parameters after trying others. */
 static void test_current_params_restore(void **state)
@@ -542,7 +700,8 @@ static void test_tune_gemm_tool(void **state)
     assert_non_null(strstr(output, "candidates"));
     assert_non_null(strstr(output, "measured peak"));
     assert_non_null(strstr(output, "fixed cost"));
-    assert_non_null(strstr(output, "timed in sequence"));
+    assert_non_null(strstr(output, "training steps on synthetic data"));
+    assert_non_null(strstr(output, "splits timed on the steps"));
 
     char folder[1100], path[1024];
     snprintf(folder, sizeof folder, "%s/batchtune", data);
@@ -602,6 +761,8 @@ int main(void)
         cmocka_unit_test(test_step_runs_no_wasted_gemm),
         cmocka_unit_test(test_tune_gemm_tool),
         cmocka_unit_test(test_search_rejects_bad_steps),
+        cmocka_unit_test(test_split_arithmetic),
+        cmocka_unit_test(test_step_check_moves_split),
         /* These change CLBlast's parameters for the rest of the process. */
         cmocka_unit_test(test_search_reports_what_bounds_it),
         cmocka_unit_test(test_indirect_path_reuses_scratch),

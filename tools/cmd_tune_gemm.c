@@ -10,6 +10,7 @@
 
 #include "batchtune_gemm_tuning.h"
 #include "cli.h"
+#include "timed_steps.h"
 
 #define CMD "tune-gemm"
 #define MAX_NETWORKS 8
@@ -36,8 +37,11 @@ static void print_help(void)
            "are checked against a double-precision reference before it is timed; candidates\n"
            "that fail are skipped. Each shape is weighted by how often a step runs it, and each\n"
            "batch size counts alike (weights divided by the step's FLOPs). Whether the result\n"
-           "beats CLBlast's own parameters is then decided by timing each step's GEMMs in\n"
-           "sequence with both, as training runs them.\n\n"
+           "beats CLBlast's own parameters is then decided by timing real training steps of\n"
+           "every network and batch size (synthetic data) with both in alternation; if some\n"
+           "step is more than 10%% slower with it, up to two larger splits that move that\n"
+           "step's smallest indirect GEMMs to the direct kernel are timed too (one compilation\n"
+           "each), and the split that slows the fewest steps, then the fastest, is kept.\n\n"
            "shapes:\n"
            "      --layers LIST       a network's units per layer, input first; repeat for\n"
            "                          several networks (default: 784,30,10 and 784,256,128,10)\n"
@@ -250,6 +254,69 @@ static bt_status collect_shapes(const tune_args *a, bt_device *device, bt_gemm_t
     return BT_OK;
 }
 
+/* ----- training steps, for the step check ----- */
+
+/* The synthetic dataset has at least this many examples (more if a batch is larger). */
+#define MIN_EXAMPLES 4096
+
+/* A network and scheduler per network and batch size, in the order of the steps, on synthetic
+ * data resident on the device: the search's step check runs real training steps through them. */
+typedef struct step_runner {
+    bt_dataset *datasets[MAX_NETWORKS];
+    bt_device_data *data[MAX_NETWORKS];
+    bt_network *networks[MAX_NETWORKS * MAX_BATCH_SIZES];
+    bt_scheduler *schedulers[MAX_NETWORKS * MAX_BATCH_SIZES];
+    size_t count;
+} step_runner;
+
+static void step_runner_destroy(step_runner *r)
+{
+    for (size_t i = 0; i < r->count; ++i) {
+        bt_scheduler_destroy(r->schedulers[i]);
+        bt_network_destroy(r->networks[i]);
+    }
+    for (size_t i = 0; i < MAX_NETWORKS; ++i) {
+        bt_device_data_destroy(r->data[i]);
+        bt_dataset_destroy(r->datasets[i]);
+    }
+    memset(r, 0, sizeof *r);
+}
+
+static bt_status step_runner_create(const tune_args *a, bt_device *device, step_runner *r)
+{
+    memset(r, 0, sizeof *r);
+    size_t examples = MIN_EXAMPLES;
+    for (size_t j = 0; j < a->n_batch_sizes; ++j)
+        examples = a->batch_sizes[j] > examples ? a->batch_sizes[j] : examples;
+    bt_status status = BT_OK;
+    for (size_t i = 0; i < a->n_nets && status == BT_OK; ++i) {
+        const bt_network_opts *net = &a->nets[i];
+        status = bt_synthetic_data_create(device, examples, net->sizes[0],
+                                          net->sizes[net->n_sizes - 1], &r->datasets[i],
+                                          &r->data[i]);
+        for (size_t j = 0; j < a->n_batch_sizes && status == BT_OK; ++j) {
+            size_t m = a->batch_sizes[j];
+            bt_network_opts opts = *net;
+            bt_scheduler_opts sched;
+            bt_timed_step_opts(m, &opts, &sched);
+            status = bt_network_create(device, &opts, &r->networks[r->count]);
+            if (status == BT_OK)
+                status = bt_scheduler_create(r->networks[r->count], r->data[i], &sched,
+                                             &r->schedulers[r->count]);
+            r->count++;
+        }
+    }
+    if (status != BT_OK)
+        step_runner_destroy(r);
+    return status;
+}
+
+static bt_status run_training_steps(size_t step, size_t runs, void *ctx)
+{
+    step_runner *r = ctx;
+    return bt_scheduler_run(r->schedulers[step], runs);
+}
+
 /* ----- progress ----- */
 
 typedef struct progress_state {
@@ -315,14 +382,15 @@ static void print_table(const bt_gemm_tune_shape *shapes, const bt_gemm_tune_res
            1e6 * r->call_floor_seconds);
 }
 
-/* Per network and batch size: the step's GEMMs timed in sequence, before and after; the sums
- * of the per-shape figures when the search did not time the steps. */
+/* Per network and batch size: training steps timed with CLBlast's defaults and with the result,
+ * and the splits the check timed; the sums of the per-shape figures when the steps were not
+ * timed. */
 static void print_steps(const tune_args *a, const bt_gemm_tune_step *steps,
                         const bt_gemm_tune_result *r)
 {
     bool timed = r->n_steps > 0;
-    printf("\n%-20s %6s %14s %14s %8s\n", "network", "m", "GEMMs default", "GEMMs tuned",
-           "speedup");
+    printf("\n%-20s %6s %14s %14s %8s\n", "network", "m", timed ? "step default" : "GEMMs default",
+           timed ? "step tuned" : "GEMMs tuned", "speedup");
     for (size_t i = 0, t = 0; i < a->n_nets; ++i) {
         char sizes[128];
         bt_cli_format_sizes(&a->nets[i], sizes, sizeof sizes);
@@ -341,19 +409,28 @@ static void print_steps(const tune_args *a, const bt_gemm_tune_step *steps,
                    1e3 * before, 1e3 * after, before / after);
         }
     }
-    if (timed)
-        printf("(each step's GEMMs run in sequence, median of alternating rounds)\n");
-    else
-        printf("(sums of the per-shape figures)\n");
+    if (!timed) {
+        printf("(sums of the per-shape figures: the steps were not timed)\n");
+        return;
+    }
+    printf("(training steps on synthetic data; tuned = default / the median ratio of rounds "
+           "timing both A B B A)\nsplits timed on the steps:");
+    for (size_t i = 0; i < r->n_split_tries; ++i) {
+        const bt_gemm_tune_split_try *t = &r->split_tries[i];
+        printf("%s %u%s: %.2fx, %zu step%s slower", i ? ";" : "", t->min_indirect_size,
+               i ? "" : " (per-shape choice)", t->speedup, t->slower_steps,
+               t->slower_steps == 1 ? "" : "s");
+    }
+    printf("\n");
 }
 
-/* "steps' GEMMs 1.93x faster than with CLBlast's defaults", by the step timings when there
+/* "training steps 1.93x as fast as with CLBlast's defaults", by the step timings when there
  * are any, else by the per-shape figures. */
 static const char *format_outcome(const bt_gemm_tune_result *r, char *buf, size_t size)
 {
     if (r->n_steps > 0)
-        snprintf(buf, size, "the steps' GEMMs %.2fx as fast as with CLBlast's defaults "
-                            "(weighted, timed in sequence)",
+        snprintf(buf, size, "training steps %.2fx as fast as with CLBlast's defaults "
+                            "(weighted, timed alternately)",
                  r->default_step_objective / r->best_step_objective);
     else
         snprintf(buf, size, "weighted GEMM time %.2fx as fast as with CLBlast's defaults",
@@ -451,9 +528,16 @@ static int run(const tune_args *a, bt_device *device)
     }
     opts.progress = on_progress;
     opts.progress_ctx = &progress;
+    static step_runner runner;
+    status = step_runner_create(a, device, &runner);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot set up the training steps");
+    opts.run_step = run_training_steps;
+    opts.run_step_ctx = &runner;
 
     static bt_gemm_tune_result result;
     status = bt_gemm_tune(device, &opts, &result);
+    step_runner_destroy(&runner);
     progress_clear(&progress);
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "the search failed");
@@ -471,8 +555,8 @@ static int run(const tune_args *a, bt_device *device)
     printf("\n%zu candidates (%zu skipped) in %.0f s; %s\n", result.tried, result.invalid,
            result.elapsed_seconds, format_outcome(&result, outcome, sizeof outcome));
     if (result.n_steps > 0 && !result.params.has_min_indirect_size)
-        printf("the best combination found was not 1%% faster than CLBlast's defaults on the "
-               "steps: keeping CLBlast's own\n");
+        printf("the best combination found was not 1%% faster than CLBlast's defaults in "
+               "training steps: keeping CLBlast's own\n");
     printf("parameters: %s\n", bt_gemm_params_format(&result.params, text, sizeof text));
     int code = a->save ? save(a, device, &result) : -1;
     fflush(stdout);
