@@ -214,7 +214,9 @@ typedef bool (*bt_gemm_tune_progress_fn)(const bt_gemm_tune_progress *progress, 
 /* Runs `runs` units of work standing for step `step` (an index into opts.steps) back to back
  * with whatever GEMM parameters are in effect, and waits until they have run: for example real
  * training steps of the network and batch size the step comes from. On failure it returns the
- * status and leaves the library's last error set (bt_fail or a failed library call). */
+ * status and leaves the library's last error set (bt_fail or a failed library call).
+ * BT_ERR_INTERRUPTED asks the search to stop (as a progress callback returning false does): the
+ * step check ends and the search keeps what it has. */
 typedef bt_status (*bt_gemm_tune_step_fn)(size_t step, size_t runs, void *ctx);
 
 #define BT_GEMM_TUNE_MAX_SPLIT_TRIES 3

@@ -809,6 +809,12 @@ static bool check_steps(search *s, combination *b, long d, long in)
     bt_gemm_params p = full_params(s, d, in, b->min_indirect_size);
     bt_status status = tries ? time_try(s, &p, &tries[0])
                              : bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (status == BT_ERR_INTERRUPTED) { /* the caller's steps asked to stop */
+        r->stopped = true;
+        bt_clear_error();
+        free(tries);
+        return true;
+    }
     if (status != BT_OK) {
         snprintf(r->finish_error, sizeof r->finish_error, "timing the steps failed: %s",
                  bt_last_error());
@@ -828,8 +834,13 @@ static bool check_steps(search *s, combination *b, long d, long in)
         if (!report(s))
             break;
         p.min_indirect_size = sizes[i];
-        if (time_try(s, &p, &tries[n_tries]) == BT_OK) {
+        status = time_try(s, &p, &tries[n_tries]);
+        if (status == BT_OK) {
             ++n_tries;
+        } else if (status == BT_ERR_INTERRUPTED) {
+            r->stopped = true;
+            bt_clear_error();
+            break;
         } else {
             snprintf(r->finish_error, sizeof r->finish_error,
                      "timing the steps with split %u failed, so it was not considered: %s",

@@ -657,6 +657,49 @@ static void test_step_check_moves_split(void **state)
     memset(&device->gemm_params, 0, sizeof device->gemm_params);
 }
 
+static bt_status interrupting_step(size_t step, size_t runs, void *ctx)
+{
+    (void)step;
+    (void)runs;
+    ++*(int *)ctx;
+    return BT_ERR_INTERRUPTED;
+}
+
+/* Steps that ask to stop end the check: the search keeps its per-shape choice and says it was
+ * stopped, without an error. */
+static void test_step_check_stops_when_asked(void **state)
+{
+    (void)state;
+    bt_gemm_tune_shape shape;
+    memset(&shape, 0, sizeof shape);
+    shape.shape = (bt_gemm_shape){BT_NO_TRANS, BT_NO_TRANS, 8, 16, 32};
+    shape.weight = 1.0;
+    bt_gemm_tune_step step = {1, {0}, 1.0};
+    int calls = 0;
+    bt_gemm_params own;
+    BT_ASSERT_OK(bt_gemm_current_params(device, &own));
+    bt_gemm_tune_opts opts = bt_gemm_tune_opts_default();
+    opts.shapes = &shape;
+    opts.n_shapes = 1;
+    opts.steps = &step;
+    opts.n_steps = 1;
+    opts.budget_seconds = 0.0;
+    opts.run_step = interrupting_step;
+    opts.run_step_ctx = &calls;
+    bt_gemm_tune_result *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    BT_ASSERT_OK(bt_gemm_tune(device, &opts, r));
+    assert_int_equal(calls, 1);
+    assert_true(r->stopped);
+    assert_int_equal(r->n_steps, 0);
+    assert_int_equal(r->n_split_tries, 0);
+    assert_string_equal(r->finish_error, "");
+    assert_true(r->applied);
+    free(r);
+    BT_ASSERT_OK(bt_device_apply_gemm_params(device, &own));
+    memset(&device->gemm_params, 0, sizeof device->gemm_params);
+}
+
 /* What CLBlast has in effect reads back as applied, and applying what was read puts it back:
  * how the search returns to CLBlast's own parameters after trying others. */
 static void test_current_params_restore(void **state)
@@ -763,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_search_rejects_bad_steps),
         cmocka_unit_test(test_split_arithmetic),
         cmocka_unit_test(test_step_check_moves_split),
+        cmocka_unit_test(test_step_check_stops_when_asked),
         /* These change CLBlast's parameters for the rest of the process. */
         cmocka_unit_test(test_search_reports_what_bounds_it),
         cmocka_unit_test(test_indirect_path_reuses_scratch),

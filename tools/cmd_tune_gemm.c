@@ -311,9 +311,12 @@ static bt_status step_runner_create(const tune_args *a, bt_device *device, step_
     return status;
 }
 
+/* Ctrl-C ends the step check too (it can take tens of seconds, more with a new split). */
 static bt_status run_training_steps(size_t step, size_t runs, void *ctx)
 {
     step_runner *r = ctx;
+    if (bt_cli_interrupted())
+        return BT_ERR_INTERRUPTED;
     return bt_scheduler_run(r->schedulers[step], runs);
 }
 
