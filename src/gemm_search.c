@@ -33,9 +33,8 @@
 /* Rounds of each step in the step check (each times both configurations twice); the median of
  * the paired ratios counts. */
 #define STEP_ROUNDS 9
-/* Length of one timed run of a step in the step check, and the most runs it may take. */
+/* Length of one timed run of a step in the step check. */
 #define STEP_ROUND_SECONDS 0.02
-#define MAX_STEP_RUNS 2000
 /* A step whose paired median says it is this much slower than with the defaults counts as
  * slowed. Below it the check cannot tell: the same parameters timed against themselves this way
  * gave ratios of 0.93-1.07 here. */
@@ -667,13 +666,6 @@ static bt_status time_step(search *s, size_t t, size_t runs, double *seconds)
     return BT_OK;
 }
 
-/* Runs per round of a step that took `one` seconds once. */
-static size_t runs_for(double one)
-{
-    double wanted = one > 0.0 ? STEP_ROUND_SECONDS / one : MAX_STEP_RUNS;
-    return wanted < 1.0 ? 1 : wanted > MAX_STEP_RUNS ? MAX_STEP_RUNS : (size_t)wanted;
-}
-
 /* Applies configuration `config` (0: CLBlast's parameters, 1: p) unless it is in effect, then
  * runs step t once untimed: the first GEMMs after new parameters fetch CLBlast's programs again
  * (milliseconds, as long as tens of small steps), or compile them the first time. */
@@ -703,7 +695,7 @@ static bt_status time_steps(search *s, const bt_gemm_params *p, double *seconds,
         double one = 0.0;
         BT_TRY(switch_to(s, p, 0, &current, t));
         BT_TRY(time_step(s, t, 1, &one));
-        runs[t] = runs_for(one);
+        runs[t] = bt_gemm_runs_per_round(one, STEP_ROUND_SECONDS);
     }
     for (size_t round = 0; round < STEP_ROUNDS; ++round) {
         for (size_t t = 0; t < o->n_steps; ++t) {
@@ -731,6 +723,12 @@ typedef struct step_timing {
     bt_gemm_tune_split_try summary;
 } step_timing;
 
+/* Whether step t came out slower with the split than with the defaults, beyond the noise. */
+static bool slowed(const step_timing *timing, size_t t)
+{
+    return timing->after[t] > SLOWER_TOLERANCE * timing->before[t];
+}
+
 static bt_status time_try(search *s, const bt_gemm_params *p, step_timing *out)
 {
     const bt_gemm_tune_opts *o = s->opts;
@@ -749,8 +747,7 @@ static bt_status time_try(search *s, const bt_gemm_params *p, step_timing *out)
             out->after[t] = out->before[t] / speedup;
             out->before_objective += o->steps[t].weight * out->before[t];
             out->after_objective += o->steps[t].weight * out->after[t];
-            if (out->after[t] > SLOWER_TOLERANCE * out->before[t])
-                out->summary.slower_steps++;
+            out->summary.slower_steps += slowed(out, t);
         }
         out->summary.min_indirect_size = p->min_indirect_size;
         out->summary.speedup = out->before_objective / out->after_objective;
@@ -770,7 +767,7 @@ static size_t repair_splits(const search *s, const step_timing *first, unsigned 
                     first->summary.min_indirect_size * first->summary.min_indirect_size;
     size_t n = 0;
     for (size_t t = 0; t < o->n_steps; ++t) {
-        if (!(first->after[t] > SLOWER_TOLERANCE * first->before[t]))
+        if (!slowed(first, t))
             continue;
         uint64_t smallest = UINT64_MAX; /* the step's smallest indirect volume */
         for (size_t j = 0; j < o->steps[t].count; ++j) {
@@ -793,6 +790,19 @@ static size_t repair_splits(const search *s, const step_timing *first, unsigned 
     return n;
 }
 
+/* A timing of the steps that did not complete: the caller's steps asked to stop
+ * (BT_ERR_INTERRUPTED: the search stops, as when a progress callback says so), or an error that
+ * finish_error keeps after `what`. */
+static void timing_failed(search *s, bt_status status, const char *what)
+{
+    if (status == BT_ERR_INTERRUPTED)
+        s->result->stopped = true;
+    else
+        snprintf(s->result->finish_error, sizeof s->result->finish_error, "%s: %s", what,
+                 bt_last_error());
+    bt_clear_error();
+}
+
 /* Times the steps with the best combination and with CLBlast's defaults, then with larger
  * splits if some steps were slower; moves *b to the split that slows the fewest steps, then
  * gives the largest speedup. false: that split is not at least 1% faster than the defaults
@@ -809,16 +819,8 @@ static bool check_steps(search *s, combination *b, long d, long in)
     bt_gemm_params p = full_params(s, d, in, b->min_indirect_size);
     bt_status status = tries ? time_try(s, &p, &tries[0])
                              : bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
-    if (status == BT_ERR_INTERRUPTED) { /* the caller's steps asked to stop */
-        r->stopped = true;
-        bt_clear_error();
-        free(tries);
-        return true;
-    }
     if (status != BT_OK) {
-        snprintf(r->finish_error, sizeof r->finish_error, "timing the steps failed: %s",
-                 bt_last_error());
-        bt_clear_error();
+        timing_failed(s, status, "timing the steps failed");
         free(tries);
         return true;
     }
@@ -837,16 +839,14 @@ static bool check_steps(search *s, combination *b, long d, long in)
         status = time_try(s, &p, &tries[n_tries]);
         if (status == BT_OK) {
             ++n_tries;
-        } else if (status == BT_ERR_INTERRUPTED) {
-            r->stopped = true;
-            bt_clear_error();
-            break;
-        } else {
-            snprintf(r->finish_error, sizeof r->finish_error,
-                     "timing the steps with split %u failed, so it was not considered: %s",
-                     sizes[i], bt_last_error());
-            bt_clear_error();
+            continue;
         }
+        char what[96];
+        snprintf(what, sizeof what, "timing the steps with split %u failed, so it was not "
+                                    "considered", sizes[i]);
+        timing_failed(s, status, what);
+        if (r->stopped)
+            break;
     }
     for (size_t i = 0; i < n_tries; ++i)
         r->split_tries[i] = tries[i].summary;

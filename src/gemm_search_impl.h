@@ -39,6 +39,11 @@ bt_status bt_gemm_trial_check(bt_device *device, bt_gemm_trial *trial);
  * drifts by tens of percent over seconds, so rounds of one shape back to back can all fall into
  * one slow phase. */
 bt_status bt_gemm_trial_calibrate(bt_device *device, bt_gemm_trial *trial);
+
+/* How many runs of something that took `one` seconds once fill a round of `round_seconds`: at
+ * least 1, at most BT_GEMM_MAX_ROUND_RUNS. Used for single GEMMs and for whole steps. */
+#define BT_GEMM_MAX_ROUND_RUNS 2000
+size_t bt_gemm_runs_per_round(double one, double round_seconds);
 bt_status bt_gemm_trial_round(bt_device *device, bt_gemm_trial *trial, double *seconds);
 
 /* Runs a sequence of trials in order, as a training step runs its GEMMs, `runs` times back to

@@ -16,9 +16,8 @@
 #include "error.h"
 #include "gemm_search_impl.h"
 
-/* Calls per timed round: enough for ROUND_SECONDS, within [1, MAX_CALLS]. */
+/* Calls per timed round: enough for ROUND_SECONDS. */
 #define ROUND_SECONDS 0.01
-#define MAX_CALLS 2000
 
 static double now_seconds(void)
 {
@@ -165,10 +164,12 @@ static bt_status time_calls(bt_device *dev, bt_gemm_trial *t, size_t calls, doub
     return BT_OK;
 }
 
-static size_t calls_for(double one)
+size_t bt_gemm_runs_per_round(double one, double round_seconds)
 {
-    double wanted = one > 0.0 ? ROUND_SECONDS / one : MAX_CALLS;
-    return wanted < 1.0 ? 1 : wanted > MAX_CALLS ? MAX_CALLS : (size_t)wanted;
+    double wanted = one > 0.0 ? round_seconds / one : BT_GEMM_MAX_ROUND_RUNS;
+    return wanted < 1.0                      ? 1
+           : wanted > BT_GEMM_MAX_ROUND_RUNS ? BT_GEMM_MAX_ROUND_RUNS
+                                             : (size_t)wanted;
 }
 
 bt_status bt_gemm_sequence_run(bt_device *dev, bt_gemm_trial *const *trials, size_t n,
@@ -184,7 +185,7 @@ bt_status bt_gemm_trial_calibrate(bt_device *dev, bt_gemm_trial *t)
 {
     double one = 0.0;
     BT_TRY(time_calls(dev, t, 1, &one));
-    t->calls = calls_for(one);
+    t->calls = bt_gemm_runs_per_round(one, ROUND_SECONDS);
     return BT_OK;
 }
 
