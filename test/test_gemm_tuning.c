@@ -393,6 +393,28 @@ static void test_indirect_path_reuses_scratch(void **state)
     bt_buffer_destroy(c);
 }
 
+/* A search with no budget (CLBlast's defaults and each kernel's defaults on one path) over the
+ * given shapes and steps. */
+static bt_gemm_tune_opts zero_budget_opts(const bt_gemm_tune_shape *shapes, size_t n_shapes,
+                                          const bt_gemm_tune_step *steps, size_t n_steps)
+{
+    bt_gemm_tune_opts opts = bt_gemm_tune_opts_default();
+    opts.shapes = shapes;
+    opts.n_shapes = n_shapes;
+    opts.steps = steps;
+    opts.n_steps = n_steps;
+    opts.budget_seconds = 0.0;
+    return opts;
+}
+
+/* CLBlast's own parameters back in effect, and a handle that has applied none: what the
+ * searches of the tests after a search need. */
+static void restore_clblast_own(const bt_gemm_params *own)
+{
+    BT_ASSERT_OK(bt_device_apply_gemm_params(device, own));
+    memset(&device->gemm_params, 0, sizeof device->gemm_params);
+}
+
 static bool count_progress(const bt_gemm_tune_progress *progress, void *ctx)
 {
     (void)progress;
@@ -419,12 +441,7 @@ static void test_search_reports_what_bounds_it(void **state)
     steps[0] = (bt_gemm_tune_step){2, {0, 1}, 1.0};
     steps[1] = (bt_gemm_tune_step){3, {1, 2, 2}, 0.5};
     int reports = 0;
-    bt_gemm_tune_opts opts = bt_gemm_tune_opts_default();
-    opts.shapes = shapes;
-    opts.n_shapes = 3;
-    opts.steps = steps;
-    opts.n_steps = 2;
-    opts.budget_seconds = 0.0;
+    bt_gemm_tune_opts opts = zero_budget_opts(shapes, 3, steps, 2);
     opts.progress = count_progress;
     opts.progress_ctx = &reports;
     bt_gemm_tune_result *r = calloc(1, sizeof *r);
@@ -487,12 +504,7 @@ static void test_search_rejects_bad_steps(void **state)
     step.count = 1;
     step.shapes[0] = 1;
     step.weight = 1.0;
-    bt_gemm_tune_opts opts = bt_gemm_tune_opts_default();
-    opts.shapes = &shape;
-    opts.n_shapes = 1;
-    opts.steps = &step;
-    opts.n_steps = 1;
-    opts.budget_seconds = 0.0;
+    bt_gemm_tune_opts opts = zero_budget_opts(&shape, 1, &step, 1);
     bt_gemm_tune_result *r = calloc(1, sizeof *r);
     assert_non_null(r);
     assert_int_equal(bt_gemm_tune(device, &opts, r), BT_ERR_INVALID_ARGUMENT);
@@ -609,12 +621,7 @@ static void test_step_check_moves_split(void **state)
     memset(&fake, 0, sizeof fake);
     fake.step0_volume = 256u * 256u * 256u;
     BT_ASSERT_OK(bt_gemm_current_params(device, &fake.own));
-    bt_gemm_tune_opts opts = bt_gemm_tune_opts_default();
-    opts.shapes = shapes;
-    opts.n_shapes = 3;
-    opts.steps = steps;
-    opts.n_steps = 2;
-    opts.budget_seconds = 0.0;
+    bt_gemm_tune_opts opts = zero_budget_opts(shapes, 3, steps, 2);
     opts.run_step = fake_step;
     opts.run_step_ctx = &fake;
     bt_gemm_tune_result *r = calloc(1, sizeof *r);
@@ -651,10 +658,7 @@ static void test_step_check_moves_split(void **state)
     print_message("step check: split %u (per-shape choice) slowed %zu step(s); %zu split(s) "
                   "timed\n", first->min_indirect_size, first->slower_steps, r->n_split_tries);
     free(r);
-    /* Back to CLBlast's own parameters, and to a handle that has applied none, for the searches
-     * of the tests after this one. */
-    BT_ASSERT_OK(bt_device_apply_gemm_params(device, &fake.own));
-    memset(&device->gemm_params, 0, sizeof device->gemm_params);
+    restore_clblast_own(&fake.own);
 }
 
 static bt_status interrupting_step(size_t step, size_t runs, void *ctx)
@@ -678,12 +682,7 @@ static void test_step_check_stops_when_asked(void **state)
     int calls = 0;
     bt_gemm_params own;
     BT_ASSERT_OK(bt_gemm_current_params(device, &own));
-    bt_gemm_tune_opts opts = bt_gemm_tune_opts_default();
-    opts.shapes = &shape;
-    opts.n_shapes = 1;
-    opts.steps = &step;
-    opts.n_steps = 1;
-    opts.budget_seconds = 0.0;
+    bt_gemm_tune_opts opts = zero_budget_opts(&shape, 1, &step, 1);
     opts.run_step = interrupting_step;
     opts.run_step_ctx = &calls;
     bt_gemm_tune_result *r = calloc(1, sizeof *r);
@@ -696,8 +695,7 @@ static void test_step_check_stops_when_asked(void **state)
     assert_string_equal(r->finish_error, "");
     assert_true(r->applied);
     free(r);
-    BT_ASSERT_OK(bt_device_apply_gemm_params(device, &own));
-    memset(&device->gemm_params, 0, sizeof device->gemm_params);
+    restore_clblast_own(&own);
 }
 
 /* What CLBlast has in effect reads back as applied, and applying what was read puts it back:

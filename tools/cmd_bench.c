@@ -23,8 +23,6 @@
 #define MAX_BATCH_SIZE ((size_t)1 << 24)
 #define MAX_REPEATS 1000
 #define MAX_SECONDS 3600.0
-/* The synthetic dataset has at least this many examples (more if a batch is larger). */
-#define MIN_EXAMPLES 4096
 /* Untimed steps after warm-up: the first epoch's shuffle and upload, PoCL's first launches. */
 #define UNTIMED_STEPS 3
 /* A trial run is long enough to estimate the time per unit when it lasts this share of a
@@ -86,7 +84,7 @@ static void print_help(void)
            "Ctrl-C stops after the current measurement, keeps the rows printed and exits with\n"
            "status 130; a second Ctrl-C ends at once.\n"
            "Exit status: 0 done, 1 failure, 2 bad command line, 130 interrupted.\n",
-           MIN_EXAMPLES);
+           BT_TIMED_STEPS_MIN_EXAMPLES);
 }
 
 /* ----- strict option parsing ----- */
@@ -594,15 +592,12 @@ static void bench_run_destroy(bench_run *r)
     free(r->rows);
 }
 
-/* max(MIN_EXAMPLES, largest m) random examples on the device. */
+/* Random examples on the device, as many as the largest batch needs (at least
+ * BT_TIMED_STEPS_MIN_EXAMPLES). */
 static bt_status create_data(const bench_args *a, bench_run *r, size_t *examples)
 {
-    size_t count = MIN_EXAMPLES;
-    for (size_t i = 0; i < a->n_batch_sizes; ++i)
-        count = a->batch_sizes[i] > count ? a->batch_sizes[i] : count;
-    *examples = count;
-    return bt_synthetic_data_create(r->device, count, a->net.sizes[0],
-                                    a->net.sizes[a->net.n_sizes - 1], &r->dataset, &r->data);
+    return bt_synthetic_data_create(r->device, &a->net, a->batch_sizes, a->n_batch_sizes,
+                                    &r->dataset, &r->data, examples);
 }
 
 int bt_cmd_bench(int argc, char **argv)

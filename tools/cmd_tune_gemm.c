@@ -256,9 +256,6 @@ static bt_status collect_shapes(const tune_args *a, bt_device *device, bt_gemm_t
 
 /* ----- training steps, for the step check ----- */
 
-/* The synthetic dataset has at least this many examples (more if a batch is larger). */
-#define MIN_EXAMPLES 4096
-
 /* A network and scheduler per network and batch size, in the order of the steps, on synthetic
  * data resident on the device: the search's step check runs real training steps through them. */
 typedef struct step_runner {
@@ -285,15 +282,12 @@ static void step_runner_destroy(step_runner *r)
 static bt_status step_runner_create(const tune_args *a, bt_device *device, step_runner *r)
 {
     memset(r, 0, sizeof *r);
-    size_t examples = MIN_EXAMPLES;
-    for (size_t j = 0; j < a->n_batch_sizes; ++j)
-        examples = a->batch_sizes[j] > examples ? a->batch_sizes[j] : examples;
     bt_status status = BT_OK;
     for (size_t i = 0; i < a->n_nets && status == BT_OK; ++i) {
         const bt_network_opts *net = &a->nets[i];
-        status = bt_synthetic_data_create(device, examples, net->sizes[0],
-                                          net->sizes[net->n_sizes - 1], &r->datasets[i],
-                                          &r->data[i]);
+        size_t examples = 0;
+        status = bt_synthetic_data_create(device, net, a->batch_sizes, a->n_batch_sizes,
+                                          &r->datasets[i], &r->data[i], &examples);
         for (size_t j = 0; j < a->n_batch_sizes && status == BT_OK; ++j) {
             size_t m = a->batch_sizes[j];
             bt_network_opts opts = *net;

@@ -12,11 +12,18 @@ static uint64_t next(uint64_t *state)
     return *state;
 }
 
-bt_status bt_synthetic_data_create(bt_device *device, size_t count, size_t features,
-                                   size_t outputs, bt_dataset **dataset, bt_device_data **data)
+bt_status bt_synthetic_data_create(bt_device *device, const bt_network_opts *net,
+                                   const size_t *batch_sizes, size_t n_batch_sizes,
+                                   bt_dataset **dataset, bt_device_data **data,
+                                   size_t *examples)
 {
     *dataset = NULL;
     *data = NULL;
+    size_t count = BT_TIMED_STEPS_MIN_EXAMPLES;
+    for (size_t i = 0; i < n_batch_sizes; ++i)
+        count = batch_sizes[i] > count ? batch_sizes[i] : count;
+    *examples = count;
+    size_t features = net->sizes[0], outputs = net->sizes[net->n_sizes - 1];
     unsigned classes = outputs < 256 ? (unsigned)outputs : 256u;
     if (features == 0 || count > SIZE_MAX / features)
         return BT_ERR_OUT_OF_HOST_MEMORY;
