@@ -1,0 +1,169 @@
+/* Applying CLBlast GEMM parameters to a device (CLBlastOverrideParameters), and applying the
+ * stored ones when a device is opened. With gemm.c, the only files that include CLBlast's
+ * header. */
+#include <clblast_c.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gemm/clblast_retrieve.h"
+#include "device/device_impl.h"
+#include "common/error.h"
+#include "gemm/gemm_impl.h"
+
+/* CLBlast's kernel names for its parameter database. */
+#define KERNEL_DIRECT "XgemmDirect"
+#define KERNEL_INDIRECT "Xgemm"
+#define KERNEL_ROUTINE "GemmRoutine"
+
+/* One kernel's parameters; CLBlast requires every parameter of the kernel at once. */
+static bt_status override_kernel(bt_device *dev, const char *kernel, const unsigned *values,
+                                 const char *(*name_of)(unsigned), size_t count)
+{
+    const char *names[BT_GEMM_INDIRECT_COUNT];
+    size_t sizes[BT_GEMM_INDIRECT_COUNT];
+    for (size_t i = 0; i < count; ++i) {
+        names[i] = name_of((unsigned)i);
+        sizes[i] = values[i];
+    }
+    CLBlastStatusCode code = CLBlastOverrideParameters(dev->device, kernel,
+                                                       CLBlastPrecisionSingle, count, names,
+                                                       sizes);
+    if (code != CLBlastSuccess)
+        return bt_fail(BT_ERR_CLBLAST, "CLBlastOverrideParameters(%s) on '%s' failed: %s (%d)",
+                       kernel, dev->info.name, bt_clblast_status_name(code), (int)code);
+    return BT_OK;
+}
+
+static const char *routine_name(unsigned index)
+{
+    (void)index;
+    return "XGEMM_MIN_INDIRECT_SIZE";
+}
+
+bt_status bt_device_apply_gemm_params(bt_device *dev, const bt_gemm_params *params)
+{
+    if (!dev || !params)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_device_apply_gemm_params: NULL argument");
+    BT_TRY(bt_gemm_params_check(dev, params));
+    if (params->has_direct) {
+        BT_TRY(override_kernel(dev, KERNEL_DIRECT, params->direct, bt_gemm_direct_param_name,
+                               BT_GEMM_DIRECT_COUNT));
+        dev->gemm_params.has_direct = true;
+        memcpy(dev->gemm_params.direct, params->direct, sizeof params->direct);
+    }
+    if (params->has_indirect) {
+        BT_TRY(override_kernel(dev, KERNEL_INDIRECT, params->indirect,
+                               bt_gemm_indirect_param_name, BT_GEMM_INDIRECT_COUNT));
+        dev->gemm_params.has_indirect = true;
+        memcpy(dev->gemm_params.indirect, params->indirect, sizeof params->indirect);
+    }
+    if (params->has_min_indirect_size) {
+        BT_TRY(override_kernel(dev, KERNEL_ROUTINE, &params->min_indirect_size, routine_name, 1));
+        dev->gemm_params.has_min_indirect_size = true;
+        dev->gemm_params.min_indirect_size = params->min_indirect_size;
+    }
+    return BT_OK;
+}
+
+static bt_status retrieve_kernel(bt_device *dev, const char *kernel, unsigned *values,
+                                 const char *(*name_of)(unsigned), size_t count)
+{
+    const char *names[BT_GEMM_INDIRECT_COUNT];
+    size_t sizes[BT_GEMM_INDIRECT_COUNT];
+    for (size_t i = 0; i < count; ++i)
+        names[i] = name_of((unsigned)i);
+    int code = bt_clblast_retrieve(dev->device, kernel, names, count, sizes);
+    if (code != CLBlastSuccess)
+        return bt_fail(BT_ERR_CLBLAST, "CLBlast's RetrieveParameters(%s) on '%s' failed: %s (%d)",
+                       kernel, dev->info.name, bt_clblast_status_name(code), code);
+    for (size_t i = 0; i < count; ++i) {
+        if (sizes[i] > UINT_MAX)
+            return bt_fail(BT_ERR_CLBLAST, "CLBlast's %s parameter %s is out of range (%zu)",
+                           kernel, names[i], sizes[i]);
+        values[i] = (unsigned)sizes[i];
+    }
+    return BT_OK;
+}
+
+bt_status bt_gemm_current_params(bt_device *dev, bt_gemm_params *out)
+{
+    memset(out, 0, sizeof *out);
+    BT_TRY(retrieve_kernel(dev, KERNEL_DIRECT, out->direct, bt_gemm_direct_param_name,
+                           BT_GEMM_DIRECT_COUNT));
+    BT_TRY(retrieve_kernel(dev, KERNEL_INDIRECT, out->indirect, bt_gemm_indirect_param_name,
+                           BT_GEMM_INDIRECT_COUNT));
+    BT_TRY(retrieve_kernel(dev, KERNEL_ROUTINE, &out->min_indirect_size, routine_name, 1));
+    out->has_direct = out->has_indirect = out->has_min_indirect_size = true;
+    return BT_OK;
+}
+
+bt_status bt_gemm_release_compiled(void)
+{
+    CLBlastStatusCode code = CLBlastClearCache();
+    if (code != CLBlastSuccess)
+        return bt_fail(BT_ERR_CLBLAST, "CLBlastClearCache failed: %s (%d)",
+                       bt_clblast_status_name(code), (int)code);
+    return BT_OK;
+}
+
+void bt_device_get_gemm_params(const bt_device *dev, bt_gemm_params *out)
+{
+    if (!out)
+        return;
+    if (!dev) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
+    *out = dev->gemm_params;
+}
+
+bt_gemm_tuning_state bt_device_gemm_tuning_state(const bt_device *dev)
+{
+    return dev ? dev->gemm_tuning_state : BT_GEMM_TUNING_DISABLED;
+}
+
+const char *bt_device_gemm_tuning_status(const bt_device *dev)
+{
+    return dev ? dev->gemm_tuning_status : "";
+}
+
+/* Records the outcome; the last error is cleared so that a rejected file does not look like a
+ * failure of bt_device_create. */
+static void set_outcome(bt_device *dev, bt_gemm_tuning_state state, const char *prefix,
+                        const char *path, const char *reason)
+{
+    dev->gemm_tuning_state = state;
+    snprintf(dev->gemm_tuning_status, sizeof dev->gemm_tuning_status, "%s%s%s%s", prefix,
+             path ? path : "", reason ? ": " : "", reason ? reason : "");
+    bt_clear_error();
+}
+
+void bt_device_gemm_tuning_open(bt_device *dev, const bt_device_opts *opts)
+{
+    if (!opts->apply_gemm_tuning) {
+        set_outcome(dev, BT_GEMM_TUNING_DISABLED, "disabled", NULL, NULL);
+        return;
+    }
+    char path[1024];
+    if (bt_gemm_tuning_path(dev, opts->gemm_tuning_dir, path, sizeof path) != BT_OK) {
+        /* No folder to look in (neither XDG_DATA_HOME nor HOME): nothing can be stored. */
+        set_outcome(dev, BT_GEMM_TUNING_NOT_FOUND, "none stored", NULL, bt_last_error());
+        return;
+    }
+    bt_gemm_params params;
+    bt_status status = bt_gemm_tuning_load(dev, path, &params);
+    if (status == BT_ERR_IO && bt_gemm_tuning_file_missing(path)) {
+        set_outcome(dev, BT_GEMM_TUNING_NOT_FOUND, "none stored: no ", path, NULL);
+        return;
+    }
+    /* The file was checked against the kernels' rules and the device's limits, so CLBlast
+     * refusing a part (and leaving the parts before it applied) would be a CLBlast bug. */
+    if (status == BT_OK)
+        status = bt_device_apply_gemm_params(dev, &params);
+    if (status != BT_OK) {
+        set_outcome(dev, BT_GEMM_TUNING_IGNORED, "ignored ", path, bt_last_error());
+        return;
+    }
+    set_outcome(dev, BT_GEMM_TUNING_APPLIED, "applied from ", path, NULL);
+}

@@ -1,0 +1,774 @@
+/* Fully-connected networks on the device: parameters, and the forward and backward passes of a
+ * whole mini-batch as CLBlast GEMMs plus our element-wise kernels (cl/activation.cl,
+ * cl/output.cl, cl/update.cl). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device/device_impl.h"
+#include "common/error.h"
+#include "train/network_impl.h"
+#include "common/rng.h"
+
+/* Output-kind codes of cl/output.cl. */
+enum { OUT_SIGMOID_QUADRATIC = 0, OUT_SIGMOID_CROSS_ENTROPY = 1, OUT_SOFTMAX_LOG_LIKELIHOOD = 2 };
+
+static const char *const activation_names[] = {"sigmoid", "tanh", "relu", "softmax"};
+static const char *const cost_names[] = {"quadratic", "cross-entropy", "log-likelihood"};
+static const char *const init_names[] = {"normal", "scaled"};
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *bt_activation_str(bt_activation a)
+{
+    return (unsigned)a < COUNT_OF(activation_names) ? activation_names[a] : "unknown";
+}
+const char *bt_cost_str(bt_cost c)
+{
+    return (unsigned)c < COUNT_OF(cost_names) ? cost_names[c] : "unknown";
+}
+const char *bt_init_str(bt_init i)
+{
+    return (unsigned)i < COUNT_OF(init_names) ? init_names[i] : "unknown";
+}
+
+static bt_status parse_name(const char *text, const char *const *names, size_t count,
+                            const char *what, int *out)
+{
+    for (size_t i = 0; text && i < count; ++i) {
+        if (strcmp(text, names[i]) == 0) {
+            *out = (int)i;
+            return BT_OK;
+        }
+    }
+    bt_fail(BT_ERR_INVALID_ARGUMENT, "unknown %s '%s'; expected one of:", what,
+            text ? text : "(null)");
+    for (size_t i = 0; i < count; ++i) {
+        bt_fail_append(" ");
+        bt_fail_append(names[i]);
+    }
+    return BT_ERR_INVALID_ARGUMENT;
+}
+
+bt_status bt_activation_parse(const char *text, bt_activation *out)
+{
+    int v;
+    BT_TRY(parse_name(text, activation_names, COUNT_OF(activation_names), "activation", &v));
+    *out = (bt_activation)v;
+    return BT_OK;
+}
+bt_status bt_cost_parse(const char *text, bt_cost *out)
+{
+    int v;
+    BT_TRY(parse_name(text, cost_names, COUNT_OF(cost_names), "cost", &v));
+    *out = (bt_cost)v;
+    return BT_OK;
+}
+bt_status bt_init_parse(const char *text, bt_init *out)
+{
+    int v;
+    BT_TRY(parse_name(text, init_names, COUNT_OF(init_names), "initialisation", &v));
+    *out = (bt_init)v;
+    return BT_OK;
+}
+
+bt_network_opts bt_network_opts_default(void)
+{
+    bt_network_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.sizes[0] = 784;
+    opts.sizes[1] = 30;
+    opts.sizes[2] = 10;
+    opts.n_sizes = 3;
+    opts.hidden = BT_ACT_SIGMOID;
+    opts.output = BT_ACT_SIGMOID;
+    opts.cost = BT_COST_QUADRATIC;
+    opts.init = BT_INIT_NORMAL;
+    opts.seed = 1;
+    opts.max_batch = 1024;
+    return opts;
+}
+
+/* Largest layer width we accept: far beyond any fully-connected layer that fits a device. */
+#define MAX_LAYER_SIZE (1u << 24)
+
+bt_status bt_network_parse_sizes(const char *text, bt_network_opts *opts)
+{
+    if (!text || !opts)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "layer sizes: no text given");
+    size_t n = 0;
+    const char *p = text;
+    while (*p) {
+        if (n == BT_MAX_LAYERS + 1)
+            return bt_fail(BT_ERR_INVALID_ARGUMENT, "layer sizes '%s': more than %d layers", text,
+                           BT_MAX_LAYERS + 1);
+        size_t value = 0;
+        const char *start = p;
+        while (*p >= '0' && *p <= '9') {
+            value = value * 10 + (size_t)(*p - '0');
+            if (value > MAX_LAYER_SIZE)
+                return bt_fail(BT_ERR_INVALID_ARGUMENT, "layer sizes '%s': a layer is larger "
+                                                        "than %u units",
+                               text, MAX_LAYER_SIZE);
+            ++p;
+        }
+        if (p == start || value == 0 || (*p && *p != ','))
+            return bt_fail(BT_ERR_INVALID_ARGUMENT, "layer sizes '%s': expected positive "
+                                                    "integers separated by commas, e.g. 784,30,10",
+                           text);
+        opts->sizes[n++] = value;
+        if (*p == ',' && !*++p)
+            return bt_fail(BT_ERR_INVALID_ARGUMENT, "layer sizes '%s': trailing comma", text);
+    }
+    if (n < 2)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "layer sizes '%s': need at least an input and "
+                                                "an output layer, e.g. 784,10",
+                       text);
+    opts->n_sizes = n;
+    return BT_OK;
+}
+
+bt_status bt_network_opts_validate(const bt_network_opts *o)
+{
+    if (!o)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "network options are NULL");
+    if (o->n_sizes < 2 || o->n_sizes > BT_MAX_LAYERS + 1)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "a network needs 2 to %d layer sizes, not %zu",
+                       BT_MAX_LAYERS + 1, o->n_sizes);
+    for (size_t i = 0; i < o->n_sizes; ++i)
+        if (o->sizes[i] == 0 || o->sizes[i] > MAX_LAYER_SIZE)
+            return bt_fail(BT_ERR_INVALID_ARGUMENT, "layer %zu has %zu units: must be 1..%u", i,
+                           o->sizes[i], MAX_LAYER_SIZE);
+    if ((unsigned)o->hidden > BT_ACT_RELU)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "hidden activation '%s' is not allowed: use "
+                                                "sigmoid, tanh or relu",
+                       bt_activation_str(o->hidden));
+    if (o->output != BT_ACT_SIGMOID && o->output != BT_ACT_SOFTMAX)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "output activation '%s' is not supported: use "
+                                                "sigmoid or softmax",
+                       bt_activation_str(o->output));
+    bool sigmoid_cost = o->cost == BT_COST_QUADRATIC || o->cost == BT_COST_CROSS_ENTROPY;
+    if ((o->output == BT_ACT_SIGMOID) != sigmoid_cost || (unsigned)o->cost > BT_COST_LOG_LIKELIHOOD)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT,
+                       "cost '%s' does not go with a %s output: use quadratic or cross-entropy "
+                       "with sigmoid, log-likelihood with softmax",
+                       bt_cost_str(o->cost), bt_activation_str(o->output));
+    if ((unsigned)o->init > BT_INIT_SCALED)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "unknown initialisation %d", (int)o->init);
+    if (o->max_batch == 0)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "max_batch must be at least 1");
+    return BT_OK;
+}
+
+static unsigned output_kind(const bt_network_opts *o)
+{
+    if (o->output == BT_ACT_SOFTMAX)
+        return OUT_SOFTMAX_LOG_LIKELIHOOD;
+    return o->cost == BT_COST_CROSS_ENTROPY ? OUT_SIGMOID_CROSS_ENTROPY : OUT_SIGMOID_QUADRATIC;
+}
+
+/* ---- profiling ------------------------------------------------------------------------------ */
+
+cl_event *bt_network_profile_slot(bt_network *net, bt_profile_kind kind)
+{
+    if (!net->profiling)
+        return NULL;
+    if (net->event_count == net->event_capacity) {
+        size_t capacity = net->event_capacity ? 2 * net->event_capacity : 256;
+        bt_profile_event *grown = realloc(net->events, capacity * sizeof *grown);
+        if (!grown)
+            return NULL; /* profiling is best effort; the command still runs */
+        net->events = grown;
+        net->event_capacity = capacity;
+    }
+    bt_profile_event *e = &net->events[net->event_count++];
+    e->event = NULL;
+    e->kind = kind;
+    return &e->event;
+}
+
+static void release_events(bt_network *net)
+{
+    for (size_t i = 0; i < net->event_count; ++i)
+        if (net->events[i].event)
+            clReleaseEvent(net->events[i].event);
+    net->event_count = 0;
+}
+
+bt_status bt_network_set_profiling(bt_network *net, bool on)
+{
+    if (!net)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_set_profiling: network is NULL");
+    if (!on)
+        release_events(net);
+    net->profiling = on;
+    return BT_OK;
+}
+
+typedef struct interval {
+    cl_ulong start, end;
+} interval;
+
+static int by_start(const void *a, const void *b)
+{
+    const interval *x = a, *y = b;
+    return (x->start > y->start) - (x->start < y->start);
+}
+
+/* Total overlap of each transfer with the (sorted, non-overlapping: one in-order queue) compute
+ * intervals. */
+static double hidden_seconds(const interval *compute, size_t n_compute, const interval *transfer,
+                             size_t n_transfer)
+{
+    cl_ulong hidden = 0;
+    for (size_t t = 0; t < n_transfer; ++t) {
+        /* First compute interval that may end after this transfer starts. */
+        size_t lo = 0, hi = n_compute;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (compute[mid].end <= transfer[t].start)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t c = lo; c < n_compute && compute[c].start < transfer[t].end; ++c) {
+            cl_ulong from = compute[c].start > transfer[t].start ? compute[c].start
+                                                                 : transfer[t].start;
+            cl_ulong to = compute[c].end < transfer[t].end ? compute[c].end : transfer[t].end;
+            if (to > from)
+                hidden += to - from;
+        }
+    }
+    return (double)hidden * 1e-9;
+}
+
+bt_status bt_network_take_profile(bt_network *net, bt_profile *out)
+{
+    if (!net || !out)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_take_profile: NULL argument");
+    memset(out, 0, sizeof *out);
+    BT_TRY(bt_device_finish(net->device));
+    BT_CL_TRY(clFinish(net->device->transfer_queue), "clFinish (transfer queue)");
+    interval *compute = malloc((net->event_count + 1) * sizeof *compute);
+    interval *transfer = malloc((net->event_count + 1) * sizeof *transfer);
+    size_t n_compute = 0, n_transfer = 0;
+    bt_status status = compute && transfer
+                           ? BT_OK
+                           : bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (size_t i = 0; i < net->event_count && status == BT_OK; ++i) {
+        cl_event ev = net->events[i].event;
+        if (!ev)
+            continue;
+        cl_ulong start = 0, end = 0;
+        cl_int err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof start, &start,
+                                             NULL);
+        if (err == CL_SUCCESS)
+            err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof end, &end, NULL);
+        if (err != CL_SUCCESS) {
+            status = bt_fail_cl(err, "clGetEventProfilingInfo");
+            break;
+        }
+        if (end < start)
+            end = start;
+        double seconds = (double)(end - start) * 1e-9;
+        interval span = {start, end};
+        switch (net->events[i].kind) {
+        case BT_PROF_GEMM:
+            out->gemm_seconds += seconds;
+            out->gemm_calls++;
+            compute[n_compute++] = span;
+            break;
+        case BT_PROF_KERNEL:
+            out->kernel_seconds += seconds;
+            out->kernel_calls++;
+            compute[n_compute++] = span;
+            break;
+        case BT_PROF_DATA:
+            out->data_seconds += seconds;
+            out->data_calls++;
+            compute[n_compute++] = span;
+            break;
+        case BT_PROF_TRANSFER:
+            out->transfer_seconds += seconds;
+            out->transfer_calls++;
+            transfer[n_transfer++] = span;
+            break;
+        }
+    }
+    if (status == BT_OK && n_transfer) {
+        qsort(compute, n_compute, sizeof *compute, by_start);
+        out->transfer_hidden_seconds = hidden_seconds(compute, n_compute, transfer, n_transfer);
+    }
+    free(compute);
+    free(transfer);
+    release_events(net);
+    return status;
+}
+
+/* ---- enqueueing ----------------------------------------------------------------------------- */
+
+void bt_network_profile_add(bt_network *net, bt_profile_kind kind, cl_event event)
+{
+    cl_event *slot = event ? bt_network_profile_slot(net, kind) : NULL;
+    if (slot && clRetainEvent(event) == CL_SUCCESS)
+        *slot = event;
+}
+
+bt_status bt_network_enqueue(bt_network *net, cl_kernel kernel, size_t count,
+                             bt_profile_kind kind, const char *name)
+{
+    return bt_network_enqueue_after(net, kernel, count, kind, name, NULL, NULL);
+}
+
+bt_status bt_network_enqueue_after(bt_network *net, cl_kernel kernel, size_t count,
+                                   bt_profile_kind kind, const char *name, cl_event wait,
+                                   cl_event *done)
+{
+    size_t local = net->local_size;
+    size_t global = (count + local - 1) / local * local;
+    /* An event costs host time: ask for one only when it is used. */
+    cl_event event = NULL;
+    cl_event *event_out = (done || net->profiling) ? &event : NULL;
+    cl_int err = clEnqueueNDRangeKernel(bt_device_cl_queue(net->device), kernel, 1, NULL, &global,
+                                        &local, wait ? 1 : 0, wait ? &wait : NULL, event_out);
+    if (err == CL_SUCCESS && event) {
+        bt_network_profile_add(net, kind, event);
+        if (done)
+            *done = event;
+        else
+            clReleaseEvent(event);
+    }
+    if (err != CL_SUCCESS)
+        return bt_fail(err == CL_OUT_OF_RESOURCES ? BT_ERR_DEVICE_MEMORY : BT_ERR_OPENCL,
+                       "enqueueing kernel %s over %zu work-items: %s (%d)", name, count,
+                       bt_cl_error_name(err), (int)err);
+    return BT_OK;
+}
+
+static bt_status gemm(bt_network *net, bt_transpose ta, bt_transpose tb, size_t m, size_t n,
+                      size_t k, float alpha, const bt_buffer *a, size_t lda, const bt_buffer *b,
+                      size_t ldb, float beta, bt_buffer *c, size_t ldc)
+{
+    return bt_gemm(net->device, ta, tb, m, n, k, alpha, a, 0, lda, b, 0, ldb, beta, c, 0, ldc,
+                   bt_network_profile_slot(net, BT_PROF_GEMM));
+}
+
+bt_status bt_network_enqueue_forward(bt_network *net, size_t m, cl_kernel output_kernel)
+{
+    const size_t *n = net->opts.sizes;
+    size_t L = net->layers;
+    for (size_t l = 1; l <= L; ++l) {
+        /* z_l = a_{l-1} W_l^T, m x n_l; the bias is added by the kernel that follows. */
+        BT_TRY(gemm(net, BT_NO_TRANS, BT_TRANS, m, n[l], n[l - 1], 1.0f, net->act[l - 1],
+                    n[l - 1], net->w[l - 1], n[l - 1], 0.0f, net->act[l], n[l]));
+        if (l == L)
+            break;
+        cl_kernel k = net->k.bias_activate;
+        cl_mem za = bt_buffer_cl_mem(net->act[l]), bias = bt_buffer_cl_mem(net->b[l - 1]);
+        cl_uint count = (cl_uint)(m * n[l]), width = (cl_uint)n[l], act = net->opts.hidden;
+        BT_SET_ARG(k, 0, za);
+        BT_SET_ARG(k, 1, bias);
+        BT_SET_ARG(k, 2, count);
+        BT_SET_ARG(k, 3, width);
+        BT_SET_ARG(k, 4, act);
+        BT_TRY(bt_network_enqueue(net, k, m * n[l], BT_PROF_KERNEL, "bias_activate"));
+    }
+
+    cl_kernel k = output_kernel;
+    cl_mem za = bt_buffer_cl_mem(net->act[L]), bias = bt_buffer_cl_mem(net->b[L - 1]);
+    cl_mem labels = bt_buffer_cl_mem(net->labels);
+    cl_uint rows = (cl_uint)m, width = (cl_uint)n[L], kind = output_kind(&net->opts);
+    cl_uint arg = 0;
+    BT_SET_ARG(k, arg++, za);
+    BT_SET_ARG(k, arg++, bias);
+    if (k != net->k.output_activate) {
+        cl_mem out = bt_buffer_cl_mem(k == net->k.output_delta ? net->delta[L] : net->stats);
+        BT_SET_ARG(k, arg++, labels);
+        BT_SET_ARG(k, arg++, out);
+    }
+    BT_SET_ARG(k, arg++, rows);
+    BT_SET_ARG(k, arg++, width);
+    BT_SET_ARG(k, arg++, kind);
+    return bt_network_enqueue(net, k, m, BT_PROF_KERNEL, "output layer");
+}
+
+static bt_status enqueue_bias(bt_network *net, bt_buffer *dst, size_t l, size_t m, float alpha,
+                              float beta)
+{
+    cl_kernel k = net->k.bias_update;
+    cl_mem d = bt_buffer_cl_mem(dst), delta = bt_buffer_cl_mem(net->delta[l]);
+    cl_uint rows = (cl_uint)m, width = (cl_uint)net->opts.sizes[l];
+    BT_SET_ARG(k, 0, d);
+    BT_SET_ARG(k, 1, delta);
+    BT_SET_ARG(k, 2, rows);
+    BT_SET_ARG(k, 3, width);
+    BT_SET_ARG(k, 4, alpha);
+    BT_SET_ARG(k, 5, beta);
+    return bt_network_enqueue(net, k, width, BT_PROF_KERNEL, "bias_update");
+}
+
+/* Backward pass after a forward pass with output_delta. With `sgd`, updates the parameters in
+ * place (the weight GEMM folds decay and step into alpha and beta); without, writes the mean
+ * gradient into grad_w / grad_b. */
+static bt_status enqueue_backward(bt_network *net, size_t m, const bt_sgd *sgd)
+{
+    const size_t *n = net->opts.sizes;
+    float inv_m = 1.0f / (float)m;
+    for (size_t l = net->layers; l >= 1; --l) {
+        if (l > 1) {
+            /* dC/da_{l-1} = delta_l W_l, before W_l changes; then times f'(z_{l-1}). The first
+             * layer needs no input gradient. */
+            BT_TRY(gemm(net, BT_NO_TRANS, BT_NO_TRANS, m, n[l - 1], n[l], 1.0f, net->delta[l],
+                        n[l], net->w[l - 1], n[l - 1], 0.0f, net->delta[l - 1], n[l - 1]));
+            cl_kernel k = net->k.activation_backward;
+            cl_mem delta = bt_buffer_cl_mem(net->delta[l - 1]);
+            cl_mem a = bt_buffer_cl_mem(net->act[l - 1]);
+            cl_uint count = (cl_uint)(m * n[l - 1]), act = net->opts.hidden;
+            BT_SET_ARG(k, 0, delta);
+            BT_SET_ARG(k, 1, a);
+            BT_SET_ARG(k, 2, count);
+            BT_SET_ARG(k, 3, act);
+            BT_TRY(bt_network_enqueue(net, k, m * n[l - 1], BT_PROF_KERNEL,
+                                      "activation_backward"));
+        }
+        float alpha = sgd ? -sgd->eta * inv_m : inv_m;
+        float decay = sgd && sgd->lambda > 0.0f
+                          ? 1.0f - sgd->eta * sgd->lambda / (float)sgd->n_train
+                          : 1.0f;
+        bt_buffer *w_dst = sgd ? net->w[l - 1] : net->grad_w[l - 1];
+        bt_buffer *b_dst = sgd ? net->b[l - 1] : net->grad_b[l - 1];
+        /* W_l <- beta W_l + alpha delta_l^T a_{l-1}: n_l x n_{l-1}, summed over the m rows. */
+        BT_TRY(gemm(net, BT_TRANS, BT_NO_TRANS, n[l], n[l - 1], m, alpha, net->delta[l], n[l],
+                    net->act[l - 1], n[l - 1], sgd ? decay : 0.0f, w_dst, n[l - 1]));
+        BT_TRY(enqueue_bias(net, b_dst, l, m, alpha, sgd ? 1.0f : 0.0f));
+    }
+    return BT_OK;
+}
+
+bt_status bt_network_enqueue_step(bt_network *net, size_t m, const bt_sgd *sgd)
+{
+    BT_TRY(bt_network_enqueue_forward(net, m, net->k.output_delta));
+    return enqueue_backward(net, m, sgd);
+}
+
+/* ---- creation ------------------------------------------------------------------------------- */
+
+static const char *const program_files[5] = {"activation.cl", "output.cl", "update.cl", "data.cl",
+                                             "reduce.cl"};
+
+static bt_status create_kernels(bt_network *net)
+{
+    for (size_t i = 0; i < COUNT_OF(program_files); ++i)
+        BT_TRY(bt_program_create(net->device, program_files[i], "-cl-std=CL1.2", &net->programs[i],
+                                 NULL));
+    struct {
+        cl_kernel *slot;
+        size_t program;
+        const char *name;
+    } table[] = {
+        {&net->k.bias_activate, 0, "bias_activate"},
+        {&net->k.activation_backward, 0, "activation_backward"},
+        {&net->k.output_delta, 1, "output_delta"},
+        {&net->k.output_evaluate, 1, "output_evaluate"},
+        {&net->k.output_activate, 1, "output_activate"},
+        {&net->k.bias_update, 2, "bias_update"},
+        {&net->k.gather_indexed, 3, "gather_indexed"},
+        {&net->k.gather_range, 3, "gather_range"},
+        {&net->k.reduce_pairs, 4, "reduce_pairs"},
+    };
+    for (size_t i = 0; i < COUNT_OF(table); ++i)
+        BT_TRY(bt_program_create_kernel(net->programs[table[i].program], table[i].name,
+                                        table[i].slot));
+    return BT_OK;
+}
+
+/* Every buffer is zero-filled once, which touches all its pages. CLBlast's padding kernels read
+ * whole tiles of the GEMM operands with masked vector loads on PoCL's CPU device, also past the
+ * rows a small batch uses; a masked load on a page never touched is not faulted in and takes a
+ * slow microcode assist on every call. Measured at m = 10 with the indirect path: padding kernels
+ * of 130 us instead of 15, training steps 2.5x slower until the first evaluation filled the
+ * rows. */
+static bt_status create_buffer(bt_network *net, size_t floats, bt_buffer **out)
+{
+    BT_TRY(bt_buffer_create(net->device, floats * sizeof(float), out));
+    return bt_buffer_fill_float(*out, 0, floats, 0.0f);
+}
+
+static bt_status create_buffers(bt_network *net)
+{
+    const size_t *n = net->opts.sizes;
+    for (size_t l = 1; l <= net->layers; ++l) {
+        BT_TRY(create_buffer(net, n[l] * n[l - 1], &net->w[l - 1]));
+        BT_TRY(create_buffer(net, n[l], &net->b[l - 1]));
+        BT_TRY(create_buffer(net, net->opts.max_batch * n[l], &net->delta[l]));
+    }
+    for (size_t l = 0; l <= net->layers; ++l)
+        BT_TRY(create_buffer(net, net->rows * n[l], &net->act[l]));
+    BT_TRY(create_buffer(net, net->rows, &net->labels)); /* ints, same size as floats */
+    return create_buffer(net, net->rows * 2, &net->stats);
+}
+
+/* Fill the parameters from the seed: weights N(0,1) or N(0,1/n_in), biases N(0,1). */
+static bt_status init_params(bt_network *net)
+{
+    size_t count = bt_network_param_count(net);
+    float *params = malloc(count * sizeof *params);
+    if (!params)
+        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory for %zu parameters", count);
+    bt_rng rng;
+    bt_rng_init(&rng, net->opts.seed, 0);
+    size_t at = 0;
+    for (size_t l = 1; l <= net->layers; ++l) {
+        size_t fan_in = net->opts.sizes[l - 1], units = net->opts.sizes[l];
+        double scale = net->opts.init == BT_INIT_SCALED ? 1.0 / sqrt((double)fan_in) : 1.0;
+        for (size_t i = 0; i < units * fan_in; ++i)
+            params[at++] = (float)(scale * bt_rng_normal(&rng));
+        for (size_t i = 0; i < units; ++i)
+            params[at++] = (float)bt_rng_normal(&rng);
+    }
+    bt_status status = bt_network_set_params(net, params, count);
+    free(params);
+    return status;
+}
+
+bt_status bt_network_create(bt_device *device, const bt_network_opts *opts, bt_network **out)
+{
+    if (!out)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_create: out must not be NULL");
+    *out = NULL;
+    if (!device)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_create: device is NULL");
+    BT_TRY(bt_network_opts_validate(opts));
+    bt_network *net = calloc(1, sizeof *net);
+    if (!net)
+        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    net->device = device;
+    net->opts = *opts;
+    net->layers = opts->n_sizes - 1;
+    net->rows = opts->max_batch > BT_EVAL_CHUNK ? opts->max_batch : BT_EVAL_CHUNK;
+    size_t max_wg = bt_device_get_info(device)->max_work_group_size;
+    net->local_size = max_wg < 64 ? max_wg : 64;
+
+    bt_status status = create_kernels(net);
+    if (status == BT_OK)
+        status = create_buffers(net);
+    if (status == BT_OK)
+        status = init_params(net);
+    if (status != BT_OK) {
+        bt_network_destroy(net);
+        return status;
+    }
+    *out = net;
+    return BT_OK;
+}
+
+void bt_network_destroy(bt_network *net)
+{
+    if (!net)
+        return;
+    bt_device_finish(net->device);
+    release_events(net);
+    free(net->events);
+    cl_kernel *kernels = (cl_kernel *)&net->k;
+    for (size_t i = 0; i < sizeof net->k / sizeof(cl_kernel); ++i)
+        if (kernels[i])
+            clReleaseKernel(kernels[i]);
+    for (size_t i = 0; i < COUNT_OF(net->programs); ++i)
+        bt_program_destroy(net->programs[i]);
+    for (size_t l = 0; l < BT_MAX_LAYERS; ++l) {
+        bt_buffer_destroy(net->w[l]);
+        bt_buffer_destroy(net->b[l]);
+        bt_buffer_destroy(net->grad_w[l]);
+        bt_buffer_destroy(net->grad_b[l]);
+    }
+    for (size_t l = 0; l <= BT_MAX_LAYERS; ++l) {
+        bt_buffer_destroy(net->act[l]);
+        bt_buffer_destroy(net->delta[l]);
+    }
+    bt_buffer_destroy(net->labels);
+    bt_buffer_destroy(net->stats);
+    free(net);
+}
+
+const bt_network_opts *bt_network_get_opts(const bt_network *net) { return net ? &net->opts : NULL; }
+bt_device *bt_network_get_device(const bt_network *net) { return net ? net->device : NULL; }
+
+size_t bt_network_param_count(const bt_network *net)
+{
+    if (!net)
+        return 0;
+    size_t count = 0;
+    for (size_t l = 1; l <= net->layers; ++l)
+        count += net->opts.sizes[l] * (net->opts.sizes[l - 1] + 1);
+    return count;
+}
+
+/* Copy between a host array in the parameter layout and per-layer buffers. */
+static bt_status copy_params(bt_network *net, bt_buffer *const *w, bt_buffer *const *b,
+                             float *host, size_t count, bool to_device)
+{
+    if (count != bt_network_param_count(net))
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "parameter count %zu does not match the "
+                                                "network's %zu",
+                       count, bt_network_param_count(net));
+    size_t at = 0;
+    for (size_t l = 1; l <= net->layers; ++l) {
+        size_t wn = net->opts.sizes[l] * net->opts.sizes[l - 1], bn = net->opts.sizes[l];
+        if (to_device) {
+            BT_TRY(bt_buffer_write(w[l - 1], 0, host + at, wn * sizeof(float)));
+            BT_TRY(bt_buffer_write(b[l - 1], 0, host + at + wn, bn * sizeof(float)));
+        } else {
+            BT_TRY(bt_buffer_read(w[l - 1], 0, host + at, wn * sizeof(float)));
+            BT_TRY(bt_buffer_read(b[l - 1], 0, host + at + wn, bn * sizeof(float)));
+        }
+        at += wn + bn;
+    }
+    return BT_OK;
+}
+
+bt_status bt_network_get_params(const bt_network *net, float *dst, size_t count)
+{
+    if (!net || !dst)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_get_params: NULL argument");
+    return copy_params((bt_network *)net, net->w, net->b, dst, count, false);
+}
+
+bt_status bt_network_set_params(bt_network *net, const float *src, size_t count)
+{
+    if (!net || !src)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_set_params: NULL argument");
+    return copy_params(net, net->w, net->b, (float *)src, count, true);
+}
+
+bt_status bt_network_step_shapes(const bt_network *net, size_t m, bt_gemm_shape *out, size_t max,
+                                 size_t *count)
+{
+    if (!net || !count || (max && !out) || m == 0)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_step_shapes: bad arguments");
+    const size_t *n = net->opts.sizes;
+    size_t c = 0;
+#define ADD_SHAPE(ta, tb, mm, nn, kk)                                                           \
+    do {                                                                                        \
+        if (c < max)                                                                            \
+            out[c] = (bt_gemm_shape){ta, tb, mm, nn, kk};                                       \
+        ++c;                                                                                    \
+    } while (0)
+    for (size_t l = 1; l <= net->layers; ++l)
+        ADD_SHAPE(BT_NO_TRANS, BT_TRANS, m, n[l], n[l - 1]);
+    for (size_t l = net->layers; l >= 1; --l) {
+        if (l > 1)
+            ADD_SHAPE(BT_NO_TRANS, BT_NO_TRANS, m, n[l - 1], n[l]);
+        ADD_SHAPE(BT_TRANS, BT_NO_TRANS, n[l], n[l - 1], m);
+    }
+#undef ADD_SHAPE
+    *count = c;
+    return BT_OK;
+}
+
+bt_status bt_network_warmup(bt_network *net, const size_t *batch_sizes, size_t count)
+{
+    if (!net || (count && !batch_sizes))
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_warmup: bad arguments");
+    size_t per_step = 3 * net->layers;
+    bt_gemm_shape *shapes = malloc((count * per_step + net->layers) * sizeof *shapes);
+    if (!shapes)
+        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    size_t total = 0, got = 0;
+    bt_status status = BT_OK;
+    for (size_t i = 0; i < count && status == BT_OK; ++i) {
+        status = bt_network_step_shapes(net, batch_sizes[i], shapes + total, per_step, &got);
+        total += got;
+    }
+    /* Evaluation runs the forward GEMMs at the chunk size. */
+    if (status == BT_OK)
+        status = bt_network_step_shapes(net, BT_EVAL_CHUNK, shapes + total, net->layers, &got);
+    if (status == BT_OK)
+        status = bt_gemm_warmup(net->device, shapes, total + net->layers);
+    free(shapes);
+    return status;
+}
+
+/* ---- host-memory convenience ---------------------------------------------------------------- */
+
+static bt_status upload_batch(bt_network *net, const float *x, const int32_t *labels, size_t m,
+                              size_t max_rows)
+{
+    if (!x || m == 0 || m > max_rows)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "batch of %zu examples: must be 1..%zu (the "
+                                                "network's max_batch)",
+                       m, max_rows);
+    BT_TRY(bt_buffer_write(net->act[0], 0, x, m * net->opts.sizes[0] * sizeof(float)));
+    if (labels) {
+        size_t classes = net->opts.sizes[net->layers];
+        for (size_t i = 0; i < m; ++i)
+            if (labels[i] < 0 || (size_t)labels[i] >= classes)
+                return bt_fail(BT_ERR_INVALID_ARGUMENT, "label %d of example %zu is outside "
+                                                        "0..%zu",
+                               (int)labels[i], i, classes - 1);
+        BT_TRY(bt_buffer_write(net->labels, 0, labels, m * sizeof(int32_t)));
+    }
+    return BT_OK;
+}
+
+static bt_status batch_cost(bt_network *net, size_t m, double *cost)
+{
+    BT_TRY(bt_network_enqueue_forward(net, m, net->k.output_evaluate));
+    float *stats = malloc(2 * m * sizeof *stats);
+    if (!stats)
+        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    bt_status status = bt_buffer_read(net->stats, 0, stats, 2 * m * sizeof(float));
+    double sum = 0.0;
+    for (size_t i = 0; i < m; ++i)
+        sum += stats[2 * i];
+    free(stats);
+    *cost = sum / (double)m;
+    return status;
+}
+
+bt_status bt_network_gradient(bt_network *net, const float *x, const int32_t *labels, size_t m,
+                              float *grad, double *cost)
+{
+    if (!net || !labels || !grad)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_gradient: NULL argument");
+    BT_TRY(upload_batch(net, x, labels, m, net->opts.max_batch));
+    for (size_t l = 1; l <= net->layers; ++l) {
+        if (!net->grad_w[l - 1])
+            BT_TRY(create_buffer(net, net->opts.sizes[l] * net->opts.sizes[l - 1],
+                                 &net->grad_w[l - 1]));
+        if (!net->grad_b[l - 1])
+            BT_TRY(create_buffer(net, net->opts.sizes[l], &net->grad_b[l - 1]));
+    }
+    if (cost)
+        BT_TRY(batch_cost(net, m, cost));
+    BT_TRY(bt_network_enqueue_step(net, m, NULL));
+    return copy_params(net, net->grad_w, net->grad_b, grad, bt_network_param_count(net), false);
+}
+
+static bt_status check_sgd(const bt_sgd *sgd)
+{
+    if (!sgd || !isfinite(sgd->eta) || sgd->eta <= 0.0f || !isfinite(sgd->lambda) ||
+        sgd->lambda < 0.0f || (sgd->lambda > 0.0f && sgd->n_train == 0))
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "learning rate must be finite and above 0, "
+                                                "lambda finite and at least 0, and n_train set "
+                                                "when lambda > 0");
+    return BT_OK;
+}
+
+bt_status bt_network_train_step_host(bt_network *net, const float *x, const int32_t *labels,
+                                     size_t m, const bt_sgd *sgd)
+{
+    if (!net || !labels)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_train_step_host: NULL argument");
+    BT_TRY(check_sgd(sgd));
+    BT_TRY(upload_batch(net, x, labels, m, net->opts.max_batch));
+    return bt_network_enqueue_step(net, m, sgd);
+}
+
+bt_status bt_network_predict_host(bt_network *net, const float *x, size_t m, float *out)
+{
+    if (!net || !out)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_predict_host: NULL argument");
+    BT_TRY(upload_batch(net, x, NULL, m, net->rows));
+    BT_TRY(bt_network_enqueue_forward(net, m, net->k.output_activate));
+    return bt_buffer_read(net->act[net->layers], 0, out,
+                          m * net->opts.sizes[net->layers] * sizeof(float));
+}
