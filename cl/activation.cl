@@ -1,5 +1,5 @@
 /* Hidden-layer element-wise work, one work-item per element of an m x n row-major matrix
- * (m examples, n units). Activation codes match bt_activation: 0 sigmoid, 1 tanh, 2 ReLU.
+ * (m examples, n units). Activation codes BT_ACT_* are build options from bt_activation's list.
  *
  * The global size is rounded up to a multiple of the work-group size; `count` = m * n elements.
  *
@@ -13,24 +13,20 @@
  *   a:     m x n, the activations of the forward pass; f'(z) is computed from a:
  *          sigmoid a(1-a), tanh 1-a^2, ReLU (a > 0). */
 
-#define ACT_SIGMOID 0
-#define ACT_TANH 1
-#define ACT_RELU 2
-
 float activate(float z, uint act)
 {
-    if (act == ACT_SIGMOID)
+    if (act == BT_ACT_SIGMOID)
         return 1.0f / (1.0f + exp(-z));
-    if (act == ACT_TANH)
+    if (act == BT_ACT_TANH)
         return tanh(z);
     return fmax(z, 0.0f);
 }
 
 float derivative_from_output(float a, uint act)
 {
-    if (act == ACT_SIGMOID)
+    if (act == BT_ACT_SIGMOID)
         return a * (1.0f - a);
-    if (act == ACT_TANH)
+    if (act == BT_ACT_TANH)
         return 1.0f - a * a;
     return a > 0.0f ? 1.0f : 0.0f;
 }

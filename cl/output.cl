@@ -1,6 +1,7 @@
 /* Output layer, one work-item per example (row): the output activation needs the whole row for
  * softmax, and the row is short (the number of classes).
- * Output kinds: 0 sigmoid + quadratic, 1 sigmoid + cross-entropy, 2 softmax + log-likelihood.
+ * Output kinds (build options from the host's BT_OUTPUT_KIND_LIST): BT_OUT_SIGMOID_QUADRATIC,
+ * BT_OUT_SIGMOID_CROSS_ENTROPY, BT_OUT_SOFTMAX_LOG_LIKELIHOOD.
  *
  * output_delta(za, bias, labels, delta, m, n, kind)
  *   za:     m x n; in: z without bias (from the GEMM), out: the activations a
@@ -13,14 +14,10 @@
  *   as above but writes, per row i, stats[2i] = the example's cost and stats[2i+1] = 1 if the
  *   largest output (first on ties) is the label, else 0. */
 
-#define OUT_SIGMOID_QUADRATIC 0
-#define OUT_SIGMOID_CROSS_ENTROPY 1
-#define OUT_SOFTMAX_LOG_LIKELIHOOD 2
-
 /* Activations of row `row` in place; returns nothing, a is in za. */
 void activate_row(__global float *za, __global const float *bias, uint n, uint kind)
 {
-    if (kind == OUT_SOFTMAX_LOG_LIKELIHOOD) {
+    if (kind == BT_OUT_SOFTMAX_LOG_LIKELIHOOD) {
         float top = -INFINITY;
         for (uint j = 0; j < n; ++j) {
             za[j] += bias[j];
@@ -53,7 +50,7 @@ __kernel void output_delta(__global float *za, __global const float *bias,
     int label = labels[i];
     for (uint j = 0; j < n; ++j) {
         float diff = a[j] - (j == (uint)label ? 1.0f : 0.0f);
-        d[j] = kind == OUT_SIGMOID_QUADRATIC ? diff * a[j] * (1.0f - a[j]) : diff;
+        d[j] = kind == BT_OUT_SIGMOID_QUADRATIC ? diff * a[j] * (1.0f - a[j]) : diff;
     }
 }
 
@@ -67,13 +64,13 @@ float row_cost(__global const float *za, __global const float *bias, uint n, int
                uint kind)
 {
     float cost = 0.0f;
-    if (kind == OUT_SIGMOID_QUADRATIC) {
+    if (kind == BT_OUT_SIGMOID_QUADRATIC) {
         for (uint j = 0; j < n; ++j) {
             float a = 1.0f / (1.0f + exp(-(za[j] + bias[j])));
             float diff = a - (j == (uint)label ? 1.0f : 0.0f);
             cost += 0.5f * diff * diff;
         }
-    } else if (kind == OUT_SIGMOID_CROSS_ENTROPY) {
+    } else if (kind == BT_OUT_SIGMOID_CROSS_ENTROPY) {
         /* -ln a = softplus(-z), -ln(1 - a) = softplus(z) */
         for (uint j = 0; j < n; ++j) {
             float z = za[j] + bias[j];

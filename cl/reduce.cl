@@ -1,27 +1,26 @@
 /* Sums of evaluation statistics on the device, so evaluation reads back one pair per chunk
- * instead of one per example. One work-group of REDUCE_GROUP (256) work-items.
+ * instead of one per example. One work-group of BT_REDUCE_GROUP work-items (a build option, from
+ * the host's definition).
  *
  * reduce_pairs(stats, m, partials, slot)
  *   stats:    m pairs (cost, correct) from output_evaluate
  *   partials: out; partials[2*slot] = sum of costs, partials[2*slot+1] = sum of correct */
 
-#define REDUCE_GROUP 256
-
-__kernel __attribute__((reqd_work_group_size(REDUCE_GROUP, 1, 1))) void
+__kernel __attribute__((reqd_work_group_size(BT_REDUCE_GROUP, 1, 1))) void
 reduce_pairs(__global const float *stats, uint m, __global float *partials, uint slot)
 {
-    __local float cost[REDUCE_GROUP];
-    __local float correct[REDUCE_GROUP];
+    __local float cost[BT_REDUCE_GROUP];
+    __local float correct[BT_REDUCE_GROUP];
     uint lid = get_local_id(0);
     float c = 0.0f, k = 0.0f;
-    for (uint i = lid; i < m; i += REDUCE_GROUP) {
+    for (uint i = lid; i < m; i += BT_REDUCE_GROUP) {
         c += stats[2 * (size_t)i];
         k += stats[2 * (size_t)i + 1];
     }
     cost[lid] = c;
     correct[lid] = k;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint stride = REDUCE_GROUP / 2; stride > 0; stride /= 2) {
+    for (uint stride = BT_REDUCE_GROUP / 2; stride > 0; stride /= 2) {
         if (lid < stride) {
             cost[lid] += cost[lid + stride];
             correct[lid] += correct[lid + stride];

@@ -320,26 +320,40 @@ BT_API const uint8_t *bt_dataset_labels(const bt_dataset *dataset);
  * (eta proportional to m) makes one step of m examples resemble m steps of one.
  * ------------------------------------------------------------------------------------------- */
 
-typedef enum bt_activation {
-    BT_ACT_SIGMOID,
-    BT_ACT_TANH,
-    BT_ACT_RELU,
-    BT_ACT_SOFTMAX, /* output layer only */
-} bt_activation;
+/* X-macro lists: X(enumerator, command-line name). The enums, the name tables and the codes the
+ * kernels are built with (-DACT_SIGMOID=0 ...) all come from these. */
+#define BT_ACTIVATION_LIST(X)                                                                   \
+    X(BT_ACT_SIGMOID, "sigmoid")                                                                \
+    X(BT_ACT_TANH, "tanh")                                                                      \
+    X(BT_ACT_RELU, "relu")                                                                      \
+    X(BT_ACT_SOFTMAX, "softmax") /* output layer only */
 
-typedef enum bt_cost {
-    BT_COST_QUADRATIC,      /* 0.5 * |a - y|^2, with a sigmoid output (the book's network.py) */
-    BT_COST_CROSS_ENTROPY,  /* -sum y ln a + (1 - y) ln(1 - a), with a sigmoid output */
-    BT_COST_LOG_LIKELIHOOD, /* -ln a_label, with a softmax output */
-} bt_cost;
+#define BT_COST_LIST(X)                                                                         \
+    X(BT_COST_QUADRATIC, "quadratic")           /* 0.5 |a - y|^2, sigmoid output (network.py) */ \
+    X(BT_COST_CROSS_ENTROPY, "cross-entropy")   /* -sum y ln a + (1-y) ln(1-a), sigmoid output */ \
+    X(BT_COST_LOG_LIKELIHOOD, "log-likelihood") /* -ln a_label, softmax output */
 
-typedef enum bt_init {
-    BT_INIT_NORMAL, /* weights and biases N(0, 1): the book's first network */
-    BT_INIT_SCALED, /* weights N(0, 1/n_in), biases N(0, 1): the book's improved network */
-} bt_init;
+#define BT_INIT_LIST(X)                                                                         \
+    X(BT_INIT_NORMAL, "normal") /* weights and biases N(0, 1): the book's first network */     \
+    X(BT_INIT_SCALED, "scaled") /* weights N(0, 1/n_in), biases N(0, 1): the improved one */
 
-/* Names as the command line spells them: "sigmoid", "tanh", "relu", "softmax"; "quadratic",
- * "cross-entropy", "log-likelihood"; "normal", "scaled". Parsing is case-sensitive and returns
+/* What computes a layer's products in a training step: "auto" (per shape, the stored
+ * measurement of `batchtune tune-gemm`, else a rule: our fused kernels for thin products, CLBlast
+ * for large ones), "fused" (always ours: product, bias and activation in one kernel per layer and
+ * pass) or "clblast" (always CLBlast GEMMs plus element-wise kernels). */
+#define BT_ENGINE_LIST(X)                                                                       \
+    X(BT_ENGINE_AUTO, "auto")                                                                   \
+    X(BT_ENGINE_FUSED, "fused")                                                                 \
+    X(BT_ENGINE_CLBLAST, "clblast")
+
+#define BT_ENUMERATOR_(name, text) name,
+typedef enum bt_activation { BT_ACTIVATION_LIST(BT_ENUMERATOR_) } bt_activation;
+typedef enum bt_cost { BT_COST_LIST(BT_ENUMERATOR_) } bt_cost;
+typedef enum bt_init { BT_INIT_LIST(BT_ENUMERATOR_) } bt_init;
+typedef enum bt_engine { BT_ENGINE_LIST(BT_ENUMERATOR_) } bt_engine;
+#undef BT_ENUMERATOR_
+
+/* Names as the command line spells them (the lists above). Parsing is case-sensitive and returns
  * BT_ERR_INVALID_ARGUMENT with the accepted names for anything else. */
 BT_API const char *bt_activation_str(bt_activation activation);
 BT_API const char *bt_cost_str(bt_cost cost);
@@ -347,6 +361,8 @@ BT_API const char *bt_init_str(bt_init init);
 BT_API bt_status bt_activation_parse(const char *text, bt_activation *out);
 BT_API bt_status bt_cost_parse(const char *text, bt_cost *out);
 BT_API bt_status bt_init_parse(const char *text, bt_init *out);
+BT_API const char *bt_engine_str(bt_engine engine);
+BT_API bt_status bt_engine_parse(const char *text, bt_engine *out);
 
 #define BT_MAX_LAYERS 16
 
@@ -359,6 +375,7 @@ typedef struct bt_network_opts {
     bt_init init;
     uint64_t seed;    /* initial parameters are a function of the seed and the sizes only */
     size_t max_batch; /* the largest m a step or gradient call may use */
+    bt_engine engine; /* BT_ENGINE_AUTO unless set */
 } bt_network_opts;
 
 /* The book's network: 784,30,10, sigmoid, quadratic cost, N(0,1) initialisation, seed 1,
@@ -399,6 +416,12 @@ BT_API bt_status bt_network_step_shapes(const bt_network *network, size_t m, bt_
 /* Compile CLBlast's kernels for the step shapes of each given batch size (and the evaluation
  * chunk), so that no compilation lands in a timed region. */
 BT_API bt_status bt_network_warmup(bt_network *network, const size_t *batch_sizes, size_t count);
+
+/* The build options networks on this device build every embedded kernel source with: the codes
+ * and sizes host and kernels share (-DBT_ACT_SIGMOID=0 ...) and the fused kernels' tiles. Warming
+ * up the program cache (batchtune warmup) with them compiles what training will use. Writes at
+ * most `size` bytes, NUL included. */
+BT_API bt_status bt_kernel_build_options(const bt_device *device, char *dst, size_t size);
 
 /* Host-memory convenience, for tests and small jobs: x is m x n_0 floats, labels m class indices.
  * bt_network_gradient writes the mean gradient of the unregularised cost (param_count floats, in

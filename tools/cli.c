@@ -72,14 +72,16 @@ bt_device_opts bt_cli_device_opts(const bt_cli_device_args *args)
 int bt_cli_parse_network_option(const char *command, int opt, const char *arg,
                                  bt_network_opts *net)
 {
-    static const char *const names[] = {"--layers", "--hidden", "--output", "--cost", "--init"};
-    if (opt < BT_CLI_OPT_LAYERS || opt > BT_CLI_OPT_INIT)
+    static const char *const names[] = {"--layers", "--hidden", "--output",
+                                        "--cost",   "--init",   "--engine"};
+    if (opt < BT_CLI_OPT_LAYERS || opt > BT_CLI_OPT_ENGINE)
         return BT_CLI_NOT_MINE;
     bt_status status = opt == BT_CLI_OPT_LAYERS   ? bt_network_parse_sizes(arg, net)
                        : opt == BT_CLI_OPT_HIDDEN ? bt_activation_parse(arg, &net->hidden)
                        : opt == BT_CLI_OPT_OUTPUT ? bt_activation_parse(arg, &net->output)
                        : opt == BT_CLI_OPT_COST   ? bt_cost_parse(arg, &net->cost)
-                                                  : bt_init_parse(arg, &net->init);
+                       : opt == BT_CLI_OPT_INIT   ? bt_init_parse(arg, &net->init)
+                                                  : bt_engine_parse(arg, &net->engine);
     if (status == BT_OK)
         return BT_EXIT_OK;
     /* The library's message quotes the value and says what is accepted. */

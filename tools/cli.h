@@ -36,6 +36,7 @@ enum {
     BT_CLI_OPT_OUTPUT,
     BT_CLI_OPT_COST,
     BT_CLI_OPT_INIT,
+    BT_CLI_OPT_ENGINE,
     BT_CLI_OPT_COMMAND,
 };
 
@@ -54,7 +55,8 @@ enum {
     {"layers", required_argument, NULL, BT_CLI_OPT_LAYERS},                                        \
     {"hidden", required_argument, NULL, BT_CLI_OPT_HIDDEN},                                        \
     {"output", required_argument, NULL, BT_CLI_OPT_OUTPUT},                                        \
-    {"cost", required_argument, NULL, BT_CLI_OPT_COST}
+    {"cost", required_argument, NULL, BT_CLI_OPT_COST},                                            \
+    {"engine", required_argument, NULL, BT_CLI_OPT_ENGINE}
 #define BT_CLI_OPTION_INIT {"init", required_argument, NULL, BT_CLI_OPT_INIT}
 
 /* What --device, --no-cache and --no-gemm-tuning set. */

@@ -53,6 +53,8 @@ static void print_help(void)
            "      --output ACT         output activation: sigmoid, softmax (default sigmoid)\n"
            "      --cost COST          quadratic or cross-entropy (sigmoid output),\n"
            "                           log-likelihood (softmax output) (default quadratic)\n"
+           "      --engine E           what computes the layers' products: auto, fused (our\n"
+           "                           fused kernels), clblast (default auto)\n"
            "measurement:\n"
            "  -m, --batch-sizes LIST   batch sizes to time (default\n"
            "                           " DEFAULT_BATCH_SIZES ")\n"

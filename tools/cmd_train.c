@@ -31,6 +31,8 @@ static void print_help(void)
         "      --output ACT      output activation: sigmoid, softmax (default sigmoid)\n"
         "      --cost COST       quadratic or cross-entropy (sigmoid output), log-likelihood\n"
         "                        (softmax output) (default quadratic)\n"
+        "      --engine E        what computes the layers' products: auto, fused (our\n"
+        "                        fused kernels), clblast (default auto)\n"
         "      --init INIT       normal: N(0,1); scaled: weights N(0,1/n_in) (default normal)\n"
         "training:\n"
         "  -m, --batch-size M    examples per mini-batch (default 10)\n"

@@ -44,10 +44,12 @@ int bt_cmd_warmup(int argc, char **argv)
            bt_device_get_info(device)->platform_name);
 
     double total = 0.0;
+    char build_options[1024];
+    status = bt_kernel_build_options(device, build_options, sizeof build_options);
     for (const char *const *name = bt_kernel_source_names(); *name && status == BT_OK; ++name) {
         bt_program *program = NULL;
         bt_program_build_info info;
-        status = bt_program_create(device, *name, NULL, &program, &info);
+        status = bt_program_create(device, *name, build_options, &program, &info);
         if (status == BT_OK) {
             printf("  %-28s %8.3f s  %s\n", *name, info.seconds,
                    info.from_cache ? "from cache"

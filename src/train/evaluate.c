@@ -6,8 +6,6 @@
 #include "common/error.h"
 #include "train/network_impl.h"
 
-/* Work-group size of reduce_pairs (REDUCE_GROUP in cl/reduce.cl). */
-#define REDUCE_GROUP 256
 
 bt_status bt_network_enqueue_gather_range(bt_network *net, const bt_buffer *pixels,
                                           const bt_buffer *labels, size_t first, size_t m,
@@ -44,7 +42,7 @@ static bt_status enqueue_reduce(bt_network *net, size_t m, bt_buffer *partials, 
     BT_SET_ARG(k, 1, rows);
     BT_SET_ARG(k, 2, out);
     BT_SET_ARG(k, 3, index);
-    size_t global = REDUCE_GROUP, local = REDUCE_GROUP;
+    size_t global = BT_REDUCE_GROUP, local = BT_REDUCE_GROUP;
     BT_CL_TRY(clEnqueueNDRangeKernel(bt_device_cl_queue(net->device), k, 1, NULL, &global, &local,
                                      0, NULL, bt_network_profile_slot(net, BT_PROF_KERNEL)),
               "enqueueing kernel reduce_pairs");

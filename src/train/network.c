@@ -2,6 +2,7 @@
  * whole mini-batch as CLBlast GEMMs plus our element-wise kernels (cl/activation.cl,
  * cl/output.cl, cl/update.cl). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,13 +11,13 @@
 #include "train/network_impl.h"
 #include "common/rng.h"
 
-/* Output-kind codes of cl/output.cl. */
-enum { OUT_SIGMOID_QUADRATIC = 0, OUT_SIGMOID_CROSS_ENTROPY = 1, OUT_SOFTMAX_LOG_LIKELIHOOD = 2 };
-
-static const char *const activation_names[] = {"sigmoid", "tanh", "relu", "softmax"};
-static const char *const cost_names[] = {"quadratic", "cross-entropy", "log-likelihood"};
-static const char *const init_names[] = {"normal", "scaled"};
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+#define BT_NAME_(name, text) text,
+static const char *const activation_names[] = {BT_ACTIVATION_LIST(BT_NAME_)};
+static const char *const cost_names[] = {BT_COST_LIST(BT_NAME_)};
+static const char *const init_names[] = {BT_INIT_LIST(BT_NAME_)};
+static const char *const engine_names[] = {BT_ENGINE_LIST(BT_NAME_)};
+#undef BT_NAME_
 
 const char *bt_activation_str(bt_activation a)
 {
@@ -29,6 +30,10 @@ const char *bt_cost_str(bt_cost c)
 const char *bt_init_str(bt_init i)
 {
     return (unsigned)i < COUNT_OF(init_names) ? init_names[i] : "unknown";
+}
+const char *bt_engine_str(bt_engine e)
+{
+    return (unsigned)e < COUNT_OF(engine_names) ? engine_names[e] : "unknown";
 }
 
 static bt_status parse_name(const char *text, const char *const *names, size_t count,
@@ -68,6 +73,13 @@ bt_status bt_init_parse(const char *text, bt_init *out)
     int v;
     BT_TRY(parse_name(text, init_names, COUNT_OF(init_names), "initialisation", &v));
     *out = (bt_init)v;
+    return BT_OK;
+}
+bt_status bt_engine_parse(const char *text, bt_engine *out)
+{
+    int v;
+    BT_TRY(parse_name(text, engine_names, COUNT_OF(engine_names), "engine", &v));
+    *out = (bt_engine)v;
     return BT_OK;
 }
 
@@ -156,14 +168,17 @@ bt_status bt_network_opts_validate(const bt_network_opts *o)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "unknown initialisation %d", (int)o->init);
     if (o->max_batch == 0)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "max_batch must be at least 1");
+    if ((unsigned)o->engine >= COUNT_OF(engine_names))
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "unknown engine %d", (int)o->engine);
     return BT_OK;
 }
 
 static unsigned output_kind(const bt_network_opts *o)
 {
     if (o->output == BT_ACT_SOFTMAX)
-        return OUT_SOFTMAX_LOG_LIKELIHOOD;
-    return o->cost == BT_COST_CROSS_ENTROPY ? OUT_SIGMOID_CROSS_ENTROPY : OUT_SIGMOID_QUADRATIC;
+        return BT_OUT_SOFTMAX_LOG_LIKELIHOOD;
+    return o->cost == BT_COST_CROSS_ENTROPY ? BT_OUT_SIGMOID_CROSS_ENTROPY
+                                            : BT_OUT_SIGMOID_QUADRATIC;
 }
 
 /* ---- profiling ------------------------------------------------------------------------------ */
@@ -319,11 +334,28 @@ bt_status bt_network_enqueue(bt_network *net, cl_kernel kernel, size_t count,
     return bt_network_enqueue_after(net, kernel, count, kind, name, NULL, NULL);
 }
 
+static bt_status enqueue_sized(bt_network *net, cl_kernel kernel, size_t count, size_t local,
+                               bt_profile_kind kind, const char *name, cl_event wait,
+                               cl_event *done);
+
 bt_status bt_network_enqueue_after(bt_network *net, cl_kernel kernel, size_t count,
                                    bt_profile_kind kind, const char *name, cl_event wait,
                                    cl_event *done)
 {
-    size_t local = net->local_size;
+    return enqueue_sized(net, kernel, count, net->local_size, kind, name, wait, done);
+}
+
+/* The fused kernels' work-groups are sized per device (bt_dense_tiles). */
+static bt_status enqueue_dense(bt_network *net, cl_kernel kernel, size_t count, const char *name)
+{
+    return enqueue_sized(net, kernel, count, net->tiles.local_size, BT_PROF_GEMM, name, NULL,
+                         NULL);
+}
+
+static bt_status enqueue_sized(bt_network *net, cl_kernel kernel, size_t count, size_t local,
+                               bt_profile_kind kind, const char *name, cl_event wait,
+                               cl_event *done)
+{
     size_t global = (count + local - 1) / local * local;
     /* An event costs host time: ask for one only when it is used. */
     cl_event event = NULL;
@@ -352,11 +384,43 @@ static bt_status gemm(bt_network *net, bt_transpose ta, bt_transpose tb, size_t 
                    bt_network_profile_slot(net, BT_PROF_GEMM));
 }
 
+/* Work-items of a fused kernel: tiles of `rows` x `cols` over a rows_total x cols_total output. */
+static size_t tile_count(size_t rows_total, size_t rows, size_t cols_total, size_t cols)
+{
+    return ((rows_total + rows - 1) / rows) * ((cols_total + cols - 1) / cols);
+}
+
+/* out = f(in W^T + b) (act = BT_ACT_NONE: the product alone) in one fused kernel. */
+static bt_status enqueue_dense_forward(bt_network *net, size_t l, size_t m, cl_uint act)
+{
+    const size_t *n = net->opts.sizes;
+    cl_kernel k = net->k.dense_forward;
+    cl_mem x = bt_buffer_cl_mem(net->act[l - 1]), w = bt_buffer_cl_mem(net->w[l - 1]);
+    cl_mem bias = bt_buffer_cl_mem(net->b[l - 1]), out = bt_buffer_cl_mem(net->act[l]);
+    cl_uint rows = (cl_uint)m, units = (cl_uint)n[l], inputs = (cl_uint)n[l - 1];
+    BT_SET_ARG(k, 0, x);
+    BT_SET_ARG(k, 1, w);
+    BT_SET_ARG(k, 2, bias);
+    BT_SET_ARG(k, 3, out);
+    BT_SET_ARG(k, 4, rows);
+    BT_SET_ARG(k, 5, units);
+    BT_SET_ARG(k, 6, inputs);
+    BT_SET_ARG(k, 7, act);
+    const bt_dense_tiles *t = &net->tiles;
+    return enqueue_dense(net, k, tile_count(m, t->forward_rows, n[l], t->forward_cols),
+                         "dense_forward");
+}
+
 bt_status bt_network_enqueue_forward(bt_network *net, size_t m, cl_kernel output_kernel)
 {
     const size_t *n = net->opts.sizes;
     size_t L = net->layers;
     for (size_t l = 1; l <= L; ++l) {
+        if (bt_network_uses_fused(net, BT_OP_FORWARD, l, m)) {
+            BT_TRY(enqueue_dense_forward(net, l, m,
+                                         l == L ? BT_ACT_NONE : (cl_uint)net->opts.hidden));
+            continue;
+        }
         /* z_l = a_{l-1} W_l^T, m x n_l; the bias is added by the kernel that follows. */
         BT_TRY(gemm(net, BT_NO_TRANS, BT_TRANS, m, n[l], n[l - 1], 1.0f, net->act[l - 1],
                     n[l - 1], net->w[l - 1], n[l - 1], 0.0f, net->act[l], n[l]));
@@ -406,17 +470,69 @@ static bt_status enqueue_bias(bt_network *net, bt_buffer *dst, size_t l, size_t 
     return bt_network_enqueue(net, k, width, BT_PROF_KERNEL, "bias_update");
 }
 
+/* delta_{l-1} = (delta_l W_l) * f'(z_{l-1}) in one fused kernel. */
+static bt_status enqueue_dense_backward(bt_network *net, size_t l, size_t m)
+{
+    const size_t *n = net->opts.sizes;
+    cl_kernel k = net->k.dense_backward;
+    cl_mem delta = bt_buffer_cl_mem(net->delta[l]), w = bt_buffer_cl_mem(net->w[l - 1]);
+    cl_mem a = bt_buffer_cl_mem(net->act[l - 1]), out = bt_buffer_cl_mem(net->delta[l - 1]);
+    cl_uint rows = (cl_uint)m, units = (cl_uint)n[l], inputs = (cl_uint)n[l - 1];
+    cl_uint act = net->opts.hidden;
+    BT_SET_ARG(k, 0, delta);
+    BT_SET_ARG(k, 1, w);
+    BT_SET_ARG(k, 2, a);
+    BT_SET_ARG(k, 3, out);
+    BT_SET_ARG(k, 4, rows);
+    BT_SET_ARG(k, 5, units);
+    BT_SET_ARG(k, 6, inputs);
+    BT_SET_ARG(k, 7, act);
+    const bt_dense_tiles *t = &net->tiles;
+    return enqueue_dense(
+        net, k, tile_count(m, t->backward_rows, n[l - 1], t->backward_vecs * t->vector_width),
+        "dense_backward");
+}
+
+/* w = decay w + alpha delta_l^T a_{l-1} and b = b + alpha sum delta_l (accumulate), or the same
+ * without the old values (gradient mode), in one fused kernel. */
+static bt_status enqueue_dense_update(bt_network *net, size_t l, size_t m, bt_buffer *w_dst,
+                                      bt_buffer *b_dst, float alpha, float decay,
+                                      cl_uint accumulate)
+{
+    const size_t *n = net->opts.sizes;
+    cl_kernel k = net->k.dense_update;
+    cl_mem delta = bt_buffer_cl_mem(net->delta[l]), x = bt_buffer_cl_mem(net->act[l - 1]);
+    cl_mem w = bt_buffer_cl_mem(w_dst), b = bt_buffer_cl_mem(b_dst);
+    cl_uint rows = (cl_uint)m, units = (cl_uint)n[l], inputs = (cl_uint)n[l - 1];
+    BT_SET_ARG(k, 0, delta);
+    BT_SET_ARG(k, 1, x);
+    BT_SET_ARG(k, 2, w);
+    BT_SET_ARG(k, 3, b);
+    BT_SET_ARG(k, 4, rows);
+    BT_SET_ARG(k, 5, units);
+    BT_SET_ARG(k, 6, inputs);
+    BT_SET_ARG(k, 7, alpha);
+    BT_SET_ARG(k, 8, decay);
+    BT_SET_ARG(k, 9, accumulate);
+    const bt_dense_tiles *t = &net->tiles;
+    return enqueue_dense(
+        net, k, tile_count(n[l], t->update_rows, n[l - 1], t->update_vecs * t->vector_width),
+        "dense_update");
+}
+
 /* Backward pass after a forward pass with output_delta. With `sgd`, updates the parameters in
- * place (the weight GEMM folds decay and step into alpha and beta); without, writes the mean
+ * place (the weight product folds decay and step into alpha and beta); without, writes the mean
  * gradient into grad_w / grad_b. */
 static bt_status enqueue_backward(bt_network *net, size_t m, const bt_sgd *sgd)
 {
     const size_t *n = net->opts.sizes;
     float inv_m = 1.0f / (float)m;
     for (size_t l = net->layers; l >= 1; --l) {
-        if (l > 1) {
-            /* dC/da_{l-1} = delta_l W_l, before W_l changes; then times f'(z_{l-1}). The first
-             * layer needs no input gradient. */
+        /* dC/da_{l-1} = delta_l W_l, before W_l changes; then times f'(z_{l-1}). The first
+         * layer needs no input gradient. */
+        if (l > 1 && bt_network_uses_fused(net, BT_OP_BACKWARD, l, m)) {
+            BT_TRY(enqueue_dense_backward(net, l, m));
+        } else if (l > 1) {
             BT_TRY(gemm(net, BT_NO_TRANS, BT_NO_TRANS, m, n[l - 1], n[l], 1.0f, net->delta[l],
                         n[l], net->w[l - 1], n[l - 1], 0.0f, net->delta[l - 1], n[l - 1]));
             cl_kernel k = net->k.activation_backward;
@@ -436,6 +552,10 @@ static bt_status enqueue_backward(bt_network *net, size_t m, const bt_sgd *sgd)
                           : 1.0f;
         bt_buffer *w_dst = sgd ? net->w[l - 1] : net->grad_w[l - 1];
         bt_buffer *b_dst = sgd ? net->b[l - 1] : net->grad_b[l - 1];
+        if (bt_network_uses_fused(net, BT_OP_UPDATE, l, m)) {
+            BT_TRY(enqueue_dense_update(net, l, m, w_dst, b_dst, alpha, decay, sgd ? 1u : 0u));
+            continue;
+        }
         /* W_l <- beta W_l + alpha delta_l^T a_{l-1}: n_l x n_{l-1}, summed over the m rows. */
         BT_TRY(gemm(net, BT_TRANS, BT_NO_TRANS, n[l], n[l - 1], m, alpha, net->delta[l], n[l],
                     net->act[l - 1], n[l - 1], sgd ? decay : 0.0f, w_dst, n[l - 1]));
@@ -452,14 +572,74 @@ bt_status bt_network_enqueue_step(bt_network *net, size_t m, const bt_sgd *sgd)
 
 /* ---- creation ------------------------------------------------------------------------------- */
 
-static const char *const program_files[5] = {"activation.cl", "output.cl", "update.cl", "data.cl",
-                                             "reduce.cl"};
+static bt_status create_kernel_table(bt_network *net);
+
+static const char *const program_files[6] = {"activation.cl", "output.cl", "update.cl",
+                                             "data.cl",       "reduce.cl", "dense.cl"};
+enum { DENSE_PROGRAM = 5 };
+
+/* Tiles of the fused kernels. CPUs (PoCL) run one work-item per thread iteration, so the
+ * explicit vectors must fill the SIMD unit and a work-item's tile must reuse each load several
+ * times; GPUs vectorise across work-items, so there a work-item keeps a small tile and the grid
+ * stays large enough to fill the device even for small m. */
+static bt_dense_tiles choose_tiles(const bt_device *dev)
+{
+    if (dev->info.type == BT_DEVICE_CPU) {
+        cl_uint native = 0;
+        if (clGetDeviceInfo(dev->device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof native,
+                            &native, NULL) != CL_SUCCESS || native < 4)
+            native = 8;
+        unsigned vw = native >= 16 ? 16 : 8;
+        return (bt_dense_tiles){vw, 4, 4, 4, 2, 4, 2, 1};
+    }
+    return (bt_dense_tiles){4, 2, 2, 2, 1, 2, 1, 64};
+}
+
+/* Build options of every program: the codes and sizes the host and the kernels share. */
+static bt_status build_options(const bt_dense_tiles *t, char *dst, size_t size)
+{
+    size_t at = 0;
+    int wrote = snprintf(dst, size, "-cl-std=CL1.2");
+#define BT_DEFINE_CODE_(name, ...)                                                              \
+    if (wrote >= 0 && (at += (size_t)wrote) < size)                                            \
+        wrote = snprintf(dst + at, size - at, " -D" #name "=%d", (int)name);
+    BT_ACTIVATION_LIST(BT_DEFINE_CODE_)
+    BT_OUTPUT_KIND_LIST(BT_DEFINE_CODE_)
+#undef BT_DEFINE_CODE_
+    if (wrote >= 0 && (at += (size_t)wrote) < size)
+        wrote = snprintf(dst + at, size - at,
+                         " -DBT_ACT_NONE=%uu -DBT_GATHER_CHUNK=%d -DBT_REDUCE_GROUP=%d -DVW=%u "
+                         "-DFWD_ROWS=%u -DFWD_COLS=%u -DBWD_ROWS=%u -DBWD_VECS=%u "
+                         "-DUPD_ROWS=%u -DUPD_VECS=%u",
+                         BT_ACT_NONE, BT_GATHER_CHUNK, BT_REDUCE_GROUP, t->vector_width,
+                         t->forward_rows, t->forward_cols, t->backward_rows, t->backward_vecs,
+                         t->update_rows, t->update_vecs);
+    if (wrote < 0 || at + (size_t)wrote >= size)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "kernel build options need more than %zu bytes",
+                       size);
+    return BT_OK;
+}
+
+bt_status bt_kernel_build_options(const bt_device *device, char *dst, size_t size)
+{
+    if (!device || !dst || size == 0)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_kernel_build_options: bad arguments");
+    bt_dense_tiles tiles = choose_tiles(device);
+    return build_options(&tiles, dst, size);
+}
 
 static bt_status create_kernels(bt_network *net)
 {
+    char options[1024];
+    BT_TRY(build_options(&net->tiles, options, sizeof options));
     for (size_t i = 0; i < COUNT_OF(program_files); ++i)
-        BT_TRY(bt_program_create(net->device, program_files[i], "-cl-std=CL1.2", &net->programs[i],
+        BT_TRY(bt_program_create(net->device, program_files[i], options, &net->programs[i],
                                  NULL));
+    return create_kernel_table(net);
+}
+
+static bt_status create_kernel_table(bt_network *net)
+{
     struct {
         cl_kernel *slot;
         size_t program;
@@ -474,11 +654,64 @@ static bt_status create_kernels(bt_network *net)
         {&net->k.gather_indexed, 3, "gather_indexed"},
         {&net->k.gather_range, 3, "gather_range"},
         {&net->k.reduce_pairs, 4, "reduce_pairs"},
+        {&net->k.dense_forward, 5, "dense_forward"},
+        {&net->k.dense_backward, 5, "dense_backward"},
+        {&net->k.dense_update, 5, "dense_update"},
     };
-    for (size_t i = 0; i < COUNT_OF(table); ++i)
+    for (size_t i = 0; i < COUNT_OF(table); ++i) {
+        if (*table[i].slot)
+            clReleaseKernel(*table[i].slot);
+        *table[i].slot = NULL;
         BT_TRY(bt_program_create_kernel(net->programs[table[i].program], table[i].name,
                                         table[i].slot));
+    }
     return BT_OK;
+}
+
+bt_status bt_network_use_tiles(bt_network *net, const bt_dense_tiles *tiles)
+{
+    const bt_dense_tiles *t = tiles;
+    unsigned vw = t ? t->vector_width : 0;
+    bool width_ok = vw == 1 || vw == 2 || vw == 4 || vw == 8 || vw == 16;
+    unsigned counts[] = {t ? t->forward_rows : 0, t ? t->forward_cols : 0,
+                         t ? t->backward_rows : 0, t ? t->backward_vecs : 0,
+                         t ? t->update_rows : 0, t ? t->update_vecs : 0};
+    bool counts_ok = true;
+    for (size_t i = 0; i < COUNT_OF(counts); ++i)
+        counts_ok = counts_ok && counts[i] >= 1 && counts[i] <= 8;
+    if (!net || !width_ok || !counts_ok || t->local_size == 0 ||
+        t->local_size > bt_device_get_info(net->device)->max_work_group_size ||
+        t->backward_vecs * vw > BT_DENSE_PAD || t->update_vecs * vw > BT_DENSE_PAD)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "fused-kernel tiles: vector width 1, 2, 4, 8 "
+                                                "or 16, 1 to 8 rows and columns, a work-group "
+                                                "size the device takes");
+    BT_TRY(bt_device_finish(net->device));
+    net->tiles = *tiles;
+    char options[1024];
+    BT_TRY(build_options(&net->tiles, options, sizeof options));
+    bt_program *dense = NULL;
+    BT_TRY(bt_program_create(net->device, "dense.cl", options, &dense, NULL));
+    bt_program_destroy(net->programs[DENSE_PROGRAM]);
+    net->programs[DENSE_PROGRAM] = dense;
+    return create_kernel_table(net);
+}
+
+/* The rule when nothing was measured: fused kernels wherever the product is thin (few outputs,
+ * or few rows summed), CLBlast for the large products where a tuned GEMM library wins. On a CPU
+ * every product of these networks is thin enough (tune-gemm measures it); on GPUs only the
+ * thin ones go fused. */
+bool bt_network_uses_fused(const bt_network *net, bt_layer_op op, size_t l, size_t m)
+{
+    if (net->opts.engine != BT_ENGINE_AUTO)
+        return net->opts.engine == BT_ENGINE_FUSED;
+    if (net->device->info.type == BT_DEVICE_CPU)
+        return true;
+    const size_t *n = net->opts.sizes;
+    size_t rows = op == BT_OP_UPDATE ? n[l] : m;
+    size_t cols = op == BT_OP_FORWARD ? n[l] : n[l - 1];
+    size_t depth = op == BT_OP_FORWARD ? n[l - 1] : op == BT_OP_BACKWARD ? n[l] : m;
+    size_t thinnest = rows < cols ? rows : cols;
+    return thinnest <= 32 || depth <= 32;
 }
 
 /* Every buffer is zero-filled once, which touches all its pages. CLBlast's padding kernels read
@@ -493,16 +726,23 @@ static bt_status create_buffer(bt_network *net, size_t floats, bt_buffer **out)
     return bt_buffer_fill_float(*out, 0, floats, 0.0f);
 }
 
+/* Every matrix the fused kernels read has BT_DENSE_PAD zeroed floats after it, for their vector
+ * loads past a row's end (cl/dense.cl). */
+static bt_status create_matrix(bt_network *net, size_t floats, bt_buffer **out)
+{
+    return create_buffer(net, floats + BT_DENSE_PAD, out);
+}
+
 static bt_status create_buffers(bt_network *net)
 {
     const size_t *n = net->opts.sizes;
     for (size_t l = 1; l <= net->layers; ++l) {
-        BT_TRY(create_buffer(net, n[l] * n[l - 1], &net->w[l - 1]));
+        BT_TRY(create_matrix(net, n[l] * n[l - 1], &net->w[l - 1]));
         BT_TRY(create_buffer(net, n[l], &net->b[l - 1]));
-        BT_TRY(create_buffer(net, net->opts.max_batch * n[l], &net->delta[l]));
+        BT_TRY(create_matrix(net, net->opts.max_batch * n[l], &net->delta[l]));
     }
     for (size_t l = 0; l <= net->layers; ++l)
-        BT_TRY(create_buffer(net, net->rows * n[l], &net->act[l]));
+        BT_TRY(create_matrix(net, net->rows * n[l], &net->act[l]));
     BT_TRY(create_buffer(net, net->rows, &net->labels)); /* ints, same size as floats */
     return create_buffer(net, net->rows * 2, &net->stats);
 }
@@ -547,6 +787,7 @@ bt_status bt_network_create(bt_device *device, const bt_network_opts *opts, bt_n
     net->rows = opts->max_batch > BT_EVAL_CHUNK ? opts->max_batch : BT_EVAL_CHUNK;
     size_t max_wg = bt_device_get_info(device)->max_work_group_size;
     net->local_size = max_wg < 64 ? max_wg : 64;
+    net->tiles = choose_tiles(device);
 
     bt_status status = create_kernels(net);
     if (status == BT_OK)
@@ -732,7 +973,7 @@ bt_status bt_network_gradient(bt_network *net, const float *x, const int32_t *la
     BT_TRY(upload_batch(net, x, labels, m, net->opts.max_batch));
     for (size_t l = 1; l <= net->layers; ++l) {
         if (!net->grad_w[l - 1])
-            BT_TRY(create_buffer(net, net->opts.sizes[l] * net->opts.sizes[l - 1],
+            BT_TRY(create_matrix(net, net->opts.sizes[l] * net->opts.sizes[l - 1],
                                  &net->grad_w[l - 1]));
         if (!net->grad_b[l - 1])
             BT_TRY(create_buffer(net, net->opts.sizes[l], &net->grad_b[l - 1]));

@@ -20,7 +20,45 @@ typedef struct bt_profile_event {
     bt_profile_kind kind;
 } bt_profile_event;
 
+/* Output-layer kinds of cl/output.cl. Like the activation codes, the kernels get them as build
+ * options (-DBT_OUT_SIGMOID_QUADRATIC=0 ...), so host and device share one definition. */
+#define BT_OUTPUT_KIND_LIST(X)                                                                  \
+    X(BT_OUT_SIGMOID_QUADRATIC)                                                                 \
+    X(BT_OUT_SIGMOID_CROSS_ENTROPY)                                                             \
+    X(BT_OUT_SOFTMAX_LOG_LIKELIHOOD)
+#define BT_OUTPUT_KIND_(name) name,
+enum { BT_OUTPUT_KIND_LIST(BT_OUTPUT_KIND_) };
+#undef BT_OUTPUT_KIND_
+
+/* Fused layer kernels (cl/dense.cl) skip the activation: the output layer's product alone. */
+#define BT_ACT_NONE 255u
+
+/* Work-group size of reduce_pairs (cl/reduce.cl). */
+#define BT_REDUCE_GROUP 256
+
+/* Tiles of the fused layer kernels (cl/dense.cl), per device: the explicit vector width and,
+ * per kernel, the rows and columns (or vectors of columns) one work-item computes. */
+typedef struct bt_dense_tiles {
+    unsigned vector_width;
+    unsigned forward_rows, forward_cols;
+    unsigned backward_rows, backward_vecs;
+    unsigned update_rows, update_vecs;
+    unsigned local_size; /* work-group size */
+} bt_dense_tiles;
+
+/* Floats of zeroed padding after every matrix the fused kernels read: their vector loads may run
+ * up to (vectors per tile x vector width) floats past a row's end. */
+#define BT_DENSE_PAD 128u
+
+/* Rebuilds the fused kernels with other tiles (tests, tile measurements); the network's
+ * results do not depend on them beyond float rounding. */
+bt_status bt_network_use_tiles(bt_network *net, const bt_dense_tiles *tiles);
+
+/* The products of a training step, each computed by CLBlast or by a fused kernel. */
+typedef enum bt_layer_op { BT_OP_FORWARD, BT_OP_BACKWARD, BT_OP_UPDATE } bt_layer_op;
+
 typedef struct bt_kernels {
+    cl_kernel dense_forward, dense_backward, dense_update;
     cl_kernel bias_activate, activation_backward;
     cl_kernel output_delta, output_evaluate, output_activate;
     cl_kernel bias_update;
@@ -41,7 +79,8 @@ struct bt_network {
     bt_buffer *delta[BT_MAX_LAYERS + 1]; /* delta[l], l >= 1; max_batch x n_l */
     bt_buffer *labels;                   /* rows ints */
     bt_buffer *stats;                    /* rows x 2 floats: per-example cost and correctness */
-    bt_program *programs[5];
+    bt_program *programs[6];
+    bt_dense_tiles tiles;
     bt_kernels k;
     size_t local_size; /* work-group size for element-wise kernels */
     bool profiling;
@@ -53,7 +92,8 @@ struct bt_network {
  * the enqueue call, which fills it). */
 cl_event *bt_network_profile_slot(bt_network *net, bt_profile_kind kind);
 
-/* Work-items of the gather kernels: one per chunk of GATHER_CHUNK (cl/data.cl) pixels of a row. */
+/* Work-items of the gather kernels: one per chunk of BT_GATHER_CHUNK (cl/data.cl) pixels of a
+ * row. */
 #define BT_GATHER_CHUNK 16
 static inline size_t bt_gather_work_items(size_t m, size_t features)
 {
@@ -86,6 +126,9 @@ void bt_network_profile_add(bt_network *net, bt_profile_kind kind, cl_event even
 /* Forward pass of the first m rows of act[0]; the output layer runs `output_kernel` (one of
  * output_delta, output_evaluate, output_activate), whose extra arguments are set here. */
 bt_status bt_network_enqueue_forward(bt_network *net, size_t m, cl_kernel output_kernel);
+
+/* Whether a product of layer l at batch size m runs on the fused kernels (else on CLBlast). */
+bool bt_network_uses_fused(const bt_network *net, bt_layer_op op, size_t l, size_t m);
 
 /* One SGD step on the batch in act[0] / labels: forward, backward, update. */
 bt_status bt_network_enqueue_step(bt_network *net, size_t m, const bt_sgd *sgd);

@@ -63,7 +63,10 @@ static bt_program *build_ok(bt_device *device, const char *source_name,
                             bt_program_build_info *info)
 {
     bt_program *program = NULL;
-    BT_ASSERT_OK(bt_program_create(device, source_name, NULL, &program, info));
+    /* The sources take the codes and sizes they share with the host as build options. */
+    char options[1024];
+    BT_ASSERT_OK(bt_kernel_build_options(device, options, sizeof options));
+    BT_ASSERT_OK(bt_program_create(device, source_name, options, &program, info));
     assert_non_null(program);
     return program;
 }

@@ -9,7 +9,11 @@
  *   parameters after a training step: |p_dev - p_ref| <= 1e-5 + 1e-4 * |p_ref|
  *   finite differences on the device (h = 1e-2, float cost): |g - fd| <= 2e-3 + 2e-2 * |fd|
  * ReLU data is redrawn until every hidden |z| >= 1e-3 (2.5e-2 for finite differences, more than
- * their step moves z), so no comparison straddles the kink. */
+ * their step moves z), so no comparison straddles the kink.
+ *
+ * Every test runs twice, with the fused layer kernels (cl/dense.cl) and with CLBlast; the edge
+ * shapes test sizes around the fused kernels' tiles and vector widths (1, 8 and 16 lanes, tiles of
+ * 2 and 4): one unit, one input, m = 1, odd widths, k not a multiple of any tile. */
 #include "test_support.h"
 
 #include <math.h>
@@ -18,10 +22,15 @@
 #include <string.h>
 
 #include "common/rng.h"
+#include "train/network_impl.h"
 #include "reference_network.h"
 
 static bt_device *device;
 static bt_test_rng rng;
+/* Every test runs once per engine: the fused kernels and CLBlast with element-wise kernels. */
+static bt_engine engine;
+/* Fused-kernel tiles other than the device's own (NULL: the network's choice). */
+static const bt_dense_tiles *tiles;
 
 static int setup(void **state)
 {
@@ -75,8 +84,11 @@ static bt_network *make_net(const size_t *sizes, size_t n_sizes, const combo *c,
     opts.cost = c->cost;
     opts.max_batch = max_batch;
     opts.seed = bt_test_rng_next(&rng);
+    opts.engine = engine;
     bt_network *net = NULL;
     BT_ASSERT_OK(bt_network_create(device, &opts, &net));
+    if (tiles)
+        BT_ASSERT_OK(bt_network_use_tiles(net, tiles));
     return net;
 }
 
@@ -90,7 +102,17 @@ typedef struct batch {
     int *labels_ref;
 } batch;
 
+static batch draw_scaled(bt_network *net, bt_ref_net *ref, size_t m, double margin,
+                         float scale);
+
 static batch draw_with_margin(bt_network *net, bt_ref_net *ref, size_t m, double margin)
+{
+    return draw_scaled(net, ref, m, margin, 1.0f);
+}
+
+/* Parameters in [-scale, scale]: wide layers need scale ~ 1/sqrt(fan-in) to keep z of order 1
+ * (saturated outputs would leave float costs and gradients at the edge of their precision). */
+static batch draw_scaled(bt_network *net, bt_ref_net *ref, size_t m, double margin, float scale)
 {
     size_t inputs = ref->sizes[0], classes = ref->sizes[ref->layers];
     batch b = {m, malloc(m * inputs * sizeof(float)), malloc(m * inputs * sizeof(double)),
@@ -99,7 +121,7 @@ static batch draw_with_margin(bt_network *net, bt_ref_net *ref, size_t m, double
     assert_true(b.x && b.xd && b.labels && b.labels_ref && params);
     for (int attempt = 0;; ++attempt) {
         assert_true(attempt < 1000);
-        bt_test_fill_uniform(&rng, params, ref->param_count, -1.0f, 1.0f);
+        bt_test_fill_uniform(&rng, params, ref->param_count, -scale, scale);
         bt_test_fill_uniform(&rng, b.x, m * inputs, 0.0f, 1.0f);
         for (size_t i = 0; i < ref->param_count; ++i)
             ref->params[i] = params[i];
@@ -129,11 +151,20 @@ static void free_batch(batch *b)
     free(b->labels_ref);
 }
 
+/* Parameters in [-s, s], s = min(1, 4 / sqrt(widest fan-in)): 1 for the layers of up to 16 units. */
+static float param_scale(const size_t *sizes, size_t n_sizes)
+{
+    size_t widest = 1;
+    for (size_t i = 0; i + 1 < n_sizes; ++i)
+        widest = sizes[i] > widest ? sizes[i] : widest;
+    return fminf(1.0f, 4.0f / sqrtf((float)widest));
+}
+
 static void check_gradient(const size_t *sizes, size_t n_sizes, const combo *c, size_t m)
 {
     bt_ref_net ref = make_ref(sizes, n_sizes, c);
     bt_network *net = make_net(sizes, n_sizes, c, m);
-    batch b = draw(net, &ref, m);
+    batch b = draw_scaled(net, &ref, m, 1e-3, param_scale(sizes, n_sizes));
     size_t count = ref.param_count;
     assert_int_equal(bt_network_param_count(net), count);
     float *grad = malloc(count * sizeof *grad);
@@ -144,7 +175,7 @@ static void check_gradient(const size_t *sizes, size_t n_sizes, const combo *c, 
     BT_ASSERT_OK(bt_network_gradient(net, b.x, b.labels, m, grad, &cost));
     double cost_ref = bt_ref_gradient(&ref, b.xd, b.labels_ref, m, grad_ref);
     if (!(fabs(cost - cost_ref) <= 1e-4 * fabs(cost_ref)))
-        fail_msg("%s/%s/%s m=%zu: cost %.9g, reference %.9g", bt_activation_str(c->hidden),
+        fail_msg("%s: %s/%s/%s m=%zu: cost %.9g, reference %.9g", bt_engine_str(engine), bt_activation_str(c->hidden),
                  bt_activation_str(c->output), bt_cost_str(c->cost), m, cost, cost_ref);
 
     double largest = 0.0;
@@ -153,7 +184,7 @@ static void check_gradient(const size_t *sizes, size_t n_sizes, const combo *c, 
     for (size_t i = 0; i < count; ++i) {
         double bound = 2e-5 * largest + 1e-3 * fabs(grad_ref[i]);
         if (fabs(grad[i] - grad_ref[i]) > bound)
-            fail_msg("%s/%s/%s m=%zu: gradient[%zu] = %.8g, reference %.8g (bound %.3g)",
+            fail_msg("%s: %s/%s/%s m=%zu: gradient[%zu] = %.8g, reference %.8g (bound %.3g)", bt_engine_str(engine),
                      bt_activation_str(c->hidden), bt_activation_str(c->output),
                      bt_cost_str(c->cost), m, i, (double)grad[i], grad_ref[i], bound);
     }
@@ -174,6 +205,53 @@ static void test_gradients_match_the_reference(void **state)
         for (size_t i = 0; i < 3; ++i) {
             check_gradient(shallow, 3, &combos[c], batch_sizes[i]);
             check_gradient(deep, 4, &combos[c], batch_sizes[i]);
+        }
+    }
+}
+
+static void check_training_steps(const size_t *sizes, size_t n_sizes, const combo *c, size_t m,
+                                 float lambda);
+
+static void edge_shapes_match_the_reference(void);
+
+/* The device's tiles, then tiles that put every kernel's edge cases elsewhere: scalar lanes,
+ * a GPU's small tiles, odd tiles that divide none of the sizes, 16 lanes with 1-row tiles. */
+static void test_edge_shapes_match_the_reference(void **state)
+{
+    (void)state;
+    static const bt_dense_tiles variants[] = {
+        {1, 1, 1, 1, 1, 1, 1, 1},  {4, 2, 2, 2, 1, 2, 1, 64}, {2, 3, 5, 3, 3, 1, 2, 7},
+        {16, 1, 1, 1, 1, 1, 1, 1}, {8, 4, 4, 4, 2, 4, 2, 1},
+    };
+    tiles = NULL;
+    edge_shapes_match_the_reference();
+    for (size_t v = 0; engine == BT_ENGINE_FUSED && v < sizeof variants / sizeof variants[0];
+         ++v) {
+        tiles = &variants[v];
+        edge_shapes_match_the_reference();
+    }
+    tiles = NULL;
+}
+
+static void edge_shapes_match_the_reference(void)
+{
+    static const size_t wide[] = {70, 37, 19};
+    static const size_t deep[] = {33, 50, 17, 3};
+    static const size_t thin[] = {1, 1};
+    static const size_t single_output[] = {18, 1, 1};
+    static const size_t batch_sizes[] = {1, 3, 17, 45};
+    for (size_t c = 0; c < sizeof combos / sizeof combos[0]; ++c) {
+        for (size_t i = 0; i < 4; ++i) {
+            check_gradient(wide, 3, &combos[c], batch_sizes[i]);
+            check_gradient(deep, 4, &combos[c], batch_sizes[i]);
+            check_training_steps(deep, 4, &combos[c], batch_sizes[i], i == 2 ? 5.0f : 0.0f);
+        }
+        if (combos[c].output == BT_ACT_SIGMOID) {
+            /* a softmax over one unit is constant: nothing to learn */
+            check_gradient(thin, 2, &combos[c], 1);
+            check_gradient(thin, 2, &combos[c], 9);
+            check_gradient(single_output, 3, &combos[c], 5);
+            check_training_steps(single_output, 3, &combos[c], 33, 0.0f);
         }
     }
 }
@@ -272,28 +350,31 @@ static void check_params_match(bt_network *net, const bt_ref_net *ref, const cha
     free(params);
 }
 
+static void check_training_steps(const size_t *sizes, size_t n_sizes, const combo *c, size_t m,
+                                 float lambda)
+{
+    bt_ref_net ref = make_ref(sizes, n_sizes, c);
+    bt_network *net = make_net(sizes, n_sizes, c, m);
+    batch b = draw_scaled(net, &ref, m, 1e-3, param_scale(sizes, n_sizes));
+    bt_sgd sgd = {.eta = 0.5f, .lambda = lambda, .n_train = 100};
+    for (int step = 0; step < 3; ++step) {
+        BT_ASSERT_OK(bt_network_train_step_host(net, b.x, b.labels, m, &sgd));
+        bt_ref_step(&ref, b.xd, b.labels_ref, m, sgd.eta, sgd.lambda, sgd.n_train);
+    }
+    check_params_match(net, &ref, "after three steps");
+    free_batch(&b);
+    bt_network_destroy(net);
+    bt_ref_net_free(&ref);
+}
+
 static void test_training_steps_match_the_reference(void **state)
 {
     (void)state;
     static const size_t sizes[] = {12, 10, 7, 4};
     static const size_t batch_sizes[] = {1, 5, 16};
-    for (size_t c = 0; c < sizeof combos / sizeof combos[0]; ++c) {
-        for (size_t i = 0; i < 3; ++i) {
-            size_t m = batch_sizes[i];
-            bt_ref_net ref = make_ref(sizes, 4, &combos[c]);
-            bt_network *net = make_net(sizes, 4, &combos[c], m);
-            batch b = draw(net, &ref, m);
-            bt_sgd sgd = {.eta = 0.5f, .lambda = (i == 1) ? 5.0f : 0.0f, .n_train = 100};
-            for (int step = 0; step < 3; ++step) {
-                BT_ASSERT_OK(bt_network_train_step_host(net, b.x, b.labels, m, &sgd));
-                bt_ref_step(&ref, b.xd, b.labels_ref, m, sgd.eta, sgd.lambda, sgd.n_train);
-            }
-            check_params_match(net, &ref, "after three steps");
-            free_batch(&b);
-            bt_network_destroy(net);
-            bt_ref_net_free(&ref);
-        }
-    }
+    for (size_t c = 0; c < sizeof combos / sizeof combos[0]; ++c)
+        for (size_t i = 0; i < 3; ++i)
+            check_training_steps(sizes, 4, &combos[c], batch_sizes[i], i == 1 ? 5.0f : 0.0f);
 }
 
 static bt_dataset *random_dataset(size_t count, size_t features, unsigned classes)
@@ -521,6 +602,23 @@ static void test_invalid_configurations_are_rejected(void **state)
     assert_int_equal(bt_activation_parse("gelu", &act), BT_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(bt_last_error(), "sigmoid tanh relu softmax"));
     assert_int_equal(bt_cost_parse("mse", &cost), BT_ERR_INVALID_ARGUMENT);
+    bt_network_opts bad_engine = bt_network_opts_default();
+    bad_engine.engine = (bt_engine)7;
+    assert_int_equal(bt_network_opts_validate(&bad_engine), BT_ERR_INVALID_ARGUMENT);
+    bt_engine parsed;
+    assert_int_equal(bt_engine_parse("cuda", &parsed), BT_ERR_INVALID_ARGUMENT);
+    BT_ASSERT_OK(bt_engine_parse("fused", &parsed));
+    assert_int_equal(parsed, BT_ENGINE_FUSED);
+    static const size_t sizes[] = {9, 5, 3};
+    bt_network *small = make_net(sizes, 3, &combos[0], 4);
+    static const bt_dense_tiles bad_tiles[] = {
+        {3, 1, 1, 1, 1, 1, 1, 1}, {4, 0, 1, 1, 1, 1, 1, 1}, {4, 1, 1, 1, 9, 1, 1, 1},
+        {4, 1, 1, 1, 1, 1, 1, 0}, {16, 1, 1, 1, 8, 1, 8, 1} /* 8 x 16 = BT_DENSE_PAD: the widest allowed */,
+    };
+    for (size_t i = 0; i < 4; ++i)
+        assert_int_equal(bt_network_use_tiles(small, &bad_tiles[i]), BT_ERR_INVALID_ARGUMENT);
+    BT_ASSERT_OK(bt_network_use_tiles(small, &bad_tiles[4]));
+    bt_network_destroy(small);
 }
 
 static void test_bad_batches_are_rejected(void **state)
@@ -592,16 +690,36 @@ static void test_network_buffers_are_touched_at_creation(void **state)
     bt_network_destroy(net);
 }
 
+static int use_fused(void **state)
+{
+    (void)state;
+    engine = BT_ENGINE_FUSED;
+    tiles = NULL;
+    return 0;
+}
+
+static int use_clblast(void **state)
+{
+    (void)state;
+    engine = BT_ENGINE_CLBLAST;
+    return 0;
+}
+
+#define BT_NETWORK_TESTS(setup_engine)                                                          \
+    cmocka_unit_test_setup(test_gradients_match_the_reference, setup_engine),                   \
+        cmocka_unit_test_setup(test_edge_shapes_match_the_reference, setup_engine),            \
+        cmocka_unit_test_setup(test_saturated_outputs_keep_exact_costs, setup_engine),         \
+        cmocka_unit_test_setup(test_gradients_match_finite_differences, setup_engine),         \
+        cmocka_unit_test_setup(test_training_steps_match_the_reference, setup_engine),         \
+        cmocka_unit_test_setup(test_evaluation_and_prediction_match_the_reference, setup_engine), \
+        cmocka_unit_test_setup(test_scheduler_epoch_matches_reference_steps, setup_engine)
+
 int main(void)
 {
     bt_test_require_opencl();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gradients_match_the_reference),
-        cmocka_unit_test(test_saturated_outputs_keep_exact_costs),
-        cmocka_unit_test(test_gradients_match_finite_differences),
-        cmocka_unit_test(test_training_steps_match_the_reference),
-        cmocka_unit_test(test_evaluation_and_prediction_match_the_reference),
-        cmocka_unit_test(test_scheduler_epoch_matches_reference_steps),
+        BT_NETWORK_TESTS(use_fused),
+        BT_NETWORK_TESTS(use_clblast),
         cmocka_unit_test(test_initialisation_is_seeded_and_scaled),
         cmocka_unit_test(test_invalid_configurations_are_rejected),
         cmocka_unit_test(test_bad_batches_are_rejected),

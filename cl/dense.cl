@@ -1,0 +1,292 @@
+/* Fused fully-connected layer kernels: the products of a training step with the element-wise work
+ * folded in, for the thin shapes such networks make (10 or 30 outputs, or k = m rows), where a
+ * general GEMM library pays more in launches, padding and idle tile lanes than in arithmetic.
+ *
+ * Row-major throughout. Build options (set by the network, one definition on the host):
+ *   VW                 vector width of the explicit vectors: 1, 2, 4, 8 or 16
+ *   FWD_ROWS, FWD_COLS forward tile: examples x units of one work-item
+ *   BWD_ROWS, BWD_VECS backward tile: examples x VW-wide column vectors
+ *   UPD_ROWS, UPD_VECS update tile: units x VW-wide column vectors
+ *   BT_ACT_SIGMOID, BT_ACT_TANH, BT_ACT_RELU: bt_activation's codes; BT_ACT_NONE: a code of none of them
+ *
+ * dense_forward(x, w, bias, out, m, n, k, act)       "dot" form, both operands contiguous in k
+ *   out[i][j] = f(sum_p x[i][p] w[j][p] + bias[j]);  x: m x k, w: n x k, out: m x n
+ *   act = BT_ACT_NONE: out = the product alone (the output layer's kernels add the bias).
+ *   Work-items: ceil(m / FWD_ROWS) * ceil(n / FWD_COLS).
+ *
+ * dense_backward(delta, w, a, out, m, n, k, act)     "broadcast" form, w contiguous in k
+ *   out[i][c] = f'(a[i][c]) * sum_j delta[i][j] w[j][c];  delta: m x n, w: n x k, a, out: m x k
+ *   f' from the forward output a (sigmoid a(1-a), tanh 1-a^2, ReLU a > 0).
+ *   Work-items: ceil(m / BWD_ROWS) * ceil(k / (BWD_VECS * VW)).
+ *
+ * dense_update(delta, x, w, bias, m, n, k, alpha, decay, accumulate)
+ *   w[j][c] <- decay w[j][c] + alpha sum_i delta[i][j] x[i][c]    (accumulate = 1: SGD)
+ *   w[j][c] <- alpha sum_i delta[i][j] x[i][c]                     (accumulate = 0: gradient)
+ *   bias[j] <- (accumulate ? bias[j] : 0) + alpha sum_i delta[i][j]
+ *   delta: m x n, x: m x k, w: n x k, bias: n.
+ *   Work-items: ceil(n / UPD_ROWS) * ceil(k / (UPD_VECS * VW)); those of the first column block
+ *   also do the bias, which saves the separate bias kernel.
+ *
+ * Tiles past the last row or unit read a clamped (valid) row and store nothing. Vector loads may
+ * read up to BT_DENSE_PAD floats past the end of a row (the next row, or the padding every
+ * buffer has at its end); those lanes are zeroed (forward) or never stored (backward, update), so
+ * partial vectors need no scalar path. */
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+
+#if VW == 1
+typedef float floatv;
+typedef int intv;
+#define LOADV(p) (*(p))
+#define STOREV(v, p) (*(p) = (v))
+#define HSUM(v) (v)
+#define LANES 0
+#else
+typedef CAT(float, VW) floatv;
+typedef CAT(int, VW) intv;
+#define LOADV(p) CAT(vload, VW)(0, p)
+#define STOREV(v, p) CAT(vstore, VW)(v, 0, p)
+#if VW == 2
+#define LANES ((intv)(0, 1))
+#elif VW == 4
+#define LANES ((intv)(0, 1, 2, 3))
+#elif VW == 8
+#define LANES ((intv)(0, 1, 2, 3, 4, 5, 6, 7))
+#elif VW == 16
+#define LANES ((intv)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#endif
+#if VW == 2
+#define HSUM(v) ((v).s0 + (v).s1)
+#elif VW == 4
+#define HSUM(v) (((v).s0 + (v).s1) + ((v).s2 + (v).s3))
+#elif VW == 8
+#define HSUM(v) hsum4((v).lo + (v).hi)
+#elif VW == 16
+#define HSUM(v) hsum4(((v).lo.lo + (v).lo.hi) + ((v).hi.lo + (v).hi.hi))
+#endif
+#endif
+
+#if VW == 8 || VW == 16
+float hsum4(float4 v) { return (v.s0 + v.s1) + (v.s2 + v.s3); }
+#endif
+
+/* The lanes of v below `valid`, the others zero. */
+floatv keep_lanes(floatv v, int valid)
+{
+#if VW == 1
+    return valid > 0 ? v : 0.0f;
+#else
+    return select((floatv)0.0f, v, LANES < valid);
+#endif
+}
+
+/* Stores the first `valid` lanes of v at p (all of them when valid >= VW). */
+void store_lanes(floatv v, __global float *p, uint valid)
+{
+    if (valid >= VW) {
+        STOREV(v, p);
+        return;
+    }
+    float lanes[VW];
+    STOREV(v, lanes);
+    for (uint i = 0; i < valid; ++i)
+        p[i] = lanes[i];
+}
+
+float dense_activate(float z, uint act)
+{
+    if (act == BT_ACT_SIGMOID)
+        return 1.0f / (1.0f + exp(-z));
+    if (act == BT_ACT_TANH)
+        return tanh(z);
+    return fmax(z, 0.0f);
+}
+
+floatv dense_derivative(floatv a, uint act)
+{
+    if (act == BT_ACT_SIGMOID)
+        return a * (1.0f - a);
+    if (act == BT_ACT_TANH)
+        return 1.0f - a * a;
+    return select((floatv)0.0f, (floatv)1.0f, a > 0.0f);
+}
+
+__kernel void dense_forward(__global const float *x, __global const float *w,
+                            __global const float *bias, __global float *out, uint m, uint n,
+                            uint k, uint act)
+{
+    uint tiles_n = (n + FWD_COLS - 1) / FWD_COLS;
+    uint t = get_global_id(0);
+    uint i0 = t / tiles_n * FWD_ROWS, j0 = t % tiles_n * FWD_COLS;
+    if (i0 >= m)
+        return;
+    __global const float *xr[FWD_ROWS];
+    __global const float *wr[FWD_COLS];
+#pragma unroll
+    for (uint r = 0; r < FWD_ROWS; ++r)
+        xr[r] = x + (size_t)min(i0 + r, m - 1) * k;
+#pragma unroll
+    for (uint c = 0; c < FWD_COLS; ++c)
+        wr[c] = w + (size_t)min(j0 + c, n - 1) * k;
+
+    floatv acc[FWD_ROWS][FWD_COLS];
+#pragma unroll
+    for (uint r = 0; r < FWD_ROWS; ++r)
+#pragma unroll
+        for (uint c = 0; c < FWD_COLS; ++c)
+            acc[r][c] = 0.0f;
+    uint kv = k - k % VW;
+    for (uint p = 0; p < kv; p += VW) {
+        floatv xv[FWD_ROWS], wv[FWD_COLS];
+#pragma unroll
+        for (uint r = 0; r < FWD_ROWS; ++r)
+            xv[r] = LOADV(xr[r] + p);
+#pragma unroll
+        for (uint c = 0; c < FWD_COLS; ++c)
+            wv[c] = LOADV(wr[c] + p);
+#pragma unroll
+        for (uint r = 0; r < FWD_ROWS; ++r)
+#pragma unroll
+            for (uint c = 0; c < FWD_COLS; ++c)
+                acc[r][c] = fma(xv[r], wv[c], acc[r][c]);
+    }
+    if (kv < k) {
+        floatv xv[FWD_ROWS], wv[FWD_COLS];
+#pragma unroll
+        for (uint r = 0; r < FWD_ROWS; ++r)
+            xv[r] = keep_lanes(LOADV(xr[r] + kv), (int)(k - kv));
+#pragma unroll
+        for (uint c = 0; c < FWD_COLS; ++c)
+            wv[c] = keep_lanes(LOADV(wr[c] + kv), (int)(k - kv));
+#pragma unroll
+        for (uint r = 0; r < FWD_ROWS; ++r)
+#pragma unroll
+            for (uint c = 0; c < FWD_COLS; ++c)
+                acc[r][c] = fma(xv[r], wv[c], acc[r][c]);
+    }
+#pragma unroll
+    for (uint r = 0; r < FWD_ROWS; ++r) {
+#pragma unroll
+        for (uint c = 0; c < FWD_COLS; ++c) {
+            float z = HSUM(acc[r][c]);
+            uint i = i0 + r, j = j0 + c;
+            if (i < m && j < n)
+                out[(size_t)i * n + j] = act == BT_ACT_NONE ? z : dense_activate(z + bias[j], act);
+        }
+    }
+}
+
+__kernel void dense_backward(__global const float *delta, __global const float *w,
+                             __global const float *a, __global float *out, uint m, uint n,
+                             uint k, uint act)
+{
+    uint width = BWD_VECS * VW;
+    uint tiles_k = (k + width - 1) / width;
+    uint t = get_global_id(0);
+    uint i0 = t / tiles_k * BWD_ROWS, c0 = t % tiles_k * width;
+    if (i0 >= m)
+        return;
+    __global const float *dr[BWD_ROWS];
+#pragma unroll
+    for (uint r = 0; r < BWD_ROWS; ++r)
+        dr[r] = delta + (size_t)min(i0 + r, m - 1) * n;
+
+    floatv acc[BWD_ROWS][BWD_VECS];
+#pragma unroll
+    for (uint r = 0; r < BWD_ROWS; ++r)
+#pragma unroll
+        for (uint v = 0; v < BWD_VECS; ++v)
+            acc[r][v] = 0.0f;
+    for (uint j = 0; j < n; ++j) {
+        __global const float *wj = w + (size_t)j * k + c0;
+        floatv wv[BWD_VECS];
+#pragma unroll
+        for (uint v = 0; v < BWD_VECS; ++v)
+            wv[v] = LOADV(wj + v * VW);
+#pragma unroll
+        for (uint r = 0; r < BWD_ROWS; ++r) {
+            floatv d = dr[r][j];
+#pragma unroll
+            for (uint v = 0; v < BWD_VECS; ++v)
+                acc[r][v] = fma(d, wv[v], acc[r][v]);
+        }
+    }
+#pragma unroll
+    for (uint r = 0; r < BWD_ROWS; ++r) {
+        uint i = i0 + r;
+        if (i < m) {
+#pragma unroll
+            for (uint v = 0; v < BWD_VECS; ++v) {
+                uint c = c0 + v * VW;
+                if (c < k) {
+                    size_t at = (size_t)i * k + c;
+                    store_lanes(acc[r][v] * dense_derivative(LOADV(a + at), act), out + at,
+                                k - c);
+                }
+            }
+        }
+    }
+}
+
+__kernel void dense_update(__global const float *delta, __global const float *x,
+                           __global float *w, __global float *bias, uint m, uint n, uint k,
+                           float alpha, float decay, uint accumulate)
+{
+    uint width = UPD_VECS * VW;
+    uint tiles_k = (k + width - 1) / width;
+    uint t = get_global_id(0);
+    uint j0 = t / tiles_k * UPD_ROWS, c0 = t % tiles_k * width;
+    if (j0 >= n)
+        return;
+    uint jr[UPD_ROWS];
+#pragma unroll
+    for (uint r = 0; r < UPD_ROWS; ++r)
+        jr[r] = min(j0 + r, n - 1);
+
+    floatv acc[UPD_ROWS][UPD_VECS];
+#pragma unroll
+    for (uint r = 0; r < UPD_ROWS; ++r)
+#pragma unroll
+        for (uint v = 0; v < UPD_VECS; ++v)
+            acc[r][v] = 0.0f;
+    for (uint i = 0; i < m; ++i) {
+        __global const float *xi = x + (size_t)i * k + c0;
+        __global const float *di = delta + (size_t)i * n;
+        floatv xv[UPD_VECS];
+#pragma unroll
+        for (uint v = 0; v < UPD_VECS; ++v)
+            xv[v] = LOADV(xi + v * VW);
+#pragma unroll
+        for (uint r = 0; r < UPD_ROWS; ++r) {
+            floatv d = di[jr[r]];
+#pragma unroll
+            for (uint v = 0; v < UPD_VECS; ++v)
+                acc[r][v] = fma(d, xv[v], acc[r][v]);
+        }
+    }
+#pragma unroll
+    for (uint r = 0; r < UPD_ROWS; ++r) {
+        if (j0 + r < n) {
+#pragma unroll
+            for (uint v = 0; v < UPD_VECS; ++v) {
+                uint c = c0 + v * VW;
+                if (c < k) {
+                    __global float *wp = w + (size_t)(j0 + r) * k + c;
+                    floatv step = alpha * acc[r][v];
+                    store_lanes(accumulate ? fma((floatv)decay, LOADV(wp), step) : step, wp,
+                                k - c);
+                }
+            }
+        }
+    }
+    if (c0 == 0) {
+        for (uint r = 0; r < UPD_ROWS && j0 + r < n; ++r) {
+            float s = 0.0f;
+            for (uint i = 0; i < m; ++i)
+                s += delta[(size_t)i * n + j0 + r];
+            uint j = j0 + r;
+            bias[j] = (accumulate ? bias[j] : 0.0f) + alpha * s;
+        }
+    }
+}
