@@ -233,11 +233,13 @@ __kernel void dense_update(__global const float *delta, __global const float *x,
                            __global float *w, __global float *bias, uint m, uint n, uint k,
                            float alpha, float decay, uint accumulate)
 {
+    /* Consecutive work-items take the same column strip of x for different units, so the strip
+     * (m rows of `width` floats) is still in the core's cache for the next one. */
     uint width = UPD_VECS * VW;
-    uint tiles_k = (k + width - 1) / width;
+    uint tiles_n = (n + UPD_ROWS - 1) / UPD_ROWS;
     uint t = get_global_id(0);
-    uint j0 = t / tiles_k * UPD_ROWS, c0 = t % tiles_k * width;
-    if (j0 >= n)
+    uint j0 = t % tiles_n * UPD_ROWS, c0 = t / tiles_n * width;
+    if (c0 >= k)
         return;
     uint jr[UPD_ROWS];
 #pragma unroll
