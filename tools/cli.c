@@ -13,7 +13,6 @@
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 int bt_cli_report(const char *command, bt_status status, const char *what)
 {
@@ -104,13 +103,6 @@ const char *bt_cli_format_bytes(unsigned long long bytes, char *buf, unsigned si
     }
     snprintf(buf, size, unit ? "%.1f %s" : "%.0f %s", value, units[unit]);
     return buf;
-}
-
-double bt_cli_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 bool bt_cli_parse_u64(const char *text, unsigned long long *out)

@@ -123,9 +123,6 @@ void bt_cli_catch_sigint(void);
 bool bt_cli_interrupted(void);
 void bt_cli_release_sigint(void);
 
-/* Monotonic wall-clock seconds. */
-double bt_cli_now(void);
-
 /* What opening `device` did about its stored GEMM parameters, on stderr: one line when they were
  * applied (not when quiet), a warning when a file was ignored (corrupt, foreign or stale),
  * nothing otherwise. */

@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "batchtune_gemm_tuning.h"
 #include "cli.h"
+#include "common/clock.h"
 #include "timed_steps.h"
 
 #define CMD "bench"
@@ -178,14 +178,6 @@ static int parse_args(int argc, char **argv, bench_args *a)
 
 /* ----- clocks, interruption, progress ----- */
 
-static double thread_cpu_now(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-        return 0.0;
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int compare_double(const void *pa, const void *pb)
 {
     double x = *(const double *)pa, y = *(const double *)pb;
@@ -238,11 +230,11 @@ static bt_status calibrate(work_fn work, void *ctx, double seconds, size_t *unit
     for (;;) {
         if (bt_cli_interrupted())
             return BT_ERR_INTERRUPTED;
-        double start = bt_cli_now();
+        double start = bt_clock_seconds();
         bt_status status = work(ctx, n);
         if (status != BT_OK)
             return status;
-        elapsed = bt_cli_now() - start;
+        elapsed = bt_clock_seconds() - start;
         if (elapsed >= trial_target || n >= MAX_UNITS / 16)
             break;
         /* Aim past the target, by at most 16x per round since the estimate is rough. */
@@ -261,9 +253,9 @@ static bt_status time_work(work_fn work, void *ctx, size_t units, double *wall, 
 {
     if (bt_cli_interrupted())
         return BT_ERR_INTERRUPTED;
-    double wall_start = bt_cli_now(), cpu_start = thread_cpu_now();
+    double wall_start = bt_clock_seconds(), cpu_start = bt_clock_thread_cpu_seconds();
     bt_status status = work(ctx, units);
-    double cpu_end = thread_cpu_now(), wall_end = bt_cli_now();
+    double cpu_end = bt_clock_thread_cpu_seconds(), wall_end = bt_clock_seconds();
     *wall = (wall_end - wall_start) / (double)units;
     *cpu = (cpu_end - cpu_start) / (double)units;
     return status;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/clock.h"
 
 #define CMD "train"
 
@@ -242,9 +243,9 @@ static bt_status run_epoch(train_run *r, double *train_seconds, bool *completed)
     size_t left = steps;
     while (left > 0 && !bt_cli_interrupted()) {
         size_t n = left < slice ? left : slice;
-        double start = bt_cli_now();
+        double start = bt_clock_seconds();
         bt_status status = bt_scheduler_run(r->scheduler, n);
-        *train_seconds += bt_cli_now() - start;
+        *train_seconds += bt_clock_seconds() - start;
         if (status != BT_OK)
             return status;
         left -= n;

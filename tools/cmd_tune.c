@@ -15,6 +15,7 @@
 
 #include "batchtune_tuner.h"
 #include "cli.h"
+#include "common/clock.h"
 #include "tune_report.h"
 
 #define CMD "tune"
@@ -581,7 +582,7 @@ static bool write_results(const tune_args *a, const tune_session *s, bt_status s
     rep.classes = bt_dataset_classes(s->train);
     rep.status = bt_status_name(status);
     rep.error = error;
-    rep.tool_seconds = bt_cli_now() - start;
+    rep.tool_seconds = bt_clock_seconds() - start;
     if (!bt_tune_write_files(a->out_dir, &rep))
         return false;
     bool plotted = bt_tune_render_plot(a->out_dir);
@@ -611,7 +612,7 @@ static int tune(tune_args *a, tune_session *s, double start)
         print_table(s->result);
     print_winner(s->result);
     if (!a->quiet)
-        print_totals(s->result, bt_cli_now() - start);
+        print_totals(s->result, bt_clock_seconds() - start);
     fflush(stdout);
     bool written = write_results(a, s, status, error, start);
     if (status == BT_ERR_INTERRUPTED) {
@@ -628,7 +629,7 @@ static int tune(tune_args *a, tune_session *s, double start)
 
 static int run(tune_args *a)
 {
-    double start = bt_cli_now();
+    double start = bt_clock_seconds();
     /* Before loading: a Ctrl-C during setup still ends cleanly, with empty results. */
     bt_cli_catch_sigint();
     tune_session s;

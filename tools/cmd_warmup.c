@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "common/clock.h"
 
 static void print_help(void)
 {
@@ -58,9 +59,9 @@ int bt_cmd_warmup(int argc, char **argv)
         bt_program_destroy(program);
     }
     if (status == BT_OK) {
-        double start = bt_cli_now();
+        double start = bt_clock_seconds();
         status = bt_gemm_warmup(device, NULL, 0);
-        double gemm_seconds = bt_cli_now() - start;
+        double gemm_seconds = bt_clock_seconds() - start;
         if (status == BT_OK) {
             printf("  %-28s %8.3f s\n", "CLBlast SGEMM (4 transposes)", gemm_seconds);
             printf("  %-28s %8.3f s\n", "total", total + gemm_seconds);

@@ -5,17 +5,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "tune/tuner_impl.h"
-
-double bt_tuner_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- learning-rate rules and names ----------------------------------------------------------- */
 
@@ -465,7 +458,7 @@ static void finish(bt_tuner_context *ctx)
         bt_candidate_summarise(cand, s->reference_step_seconds);
     }
     bt_tuner_rank(r);
-    s->total_seconds = bt_tuner_now() - ctx->start_time;
+    s->total_seconds = bt_clock_seconds() - ctx->start_time;
 }
 
 bt_status bt_tuner_run(bt_device *device, const bt_dataset *train, const bt_dataset *validation,
@@ -481,7 +474,7 @@ bt_status bt_tuner_run(bt_device *device, const bt_dataset *train, const bt_data
 
     bt_tuner_context ctx;
     memset(&ctx, 0, sizeof ctx);
-    ctx.start_time = bt_tuner_now();
+    ctx.start_time = bt_clock_seconds();
     ctx.opts = opts;
     ctx.device = device;
     ctx.result = result_create(opts);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "tune/tuner_impl.h"
 
@@ -64,9 +65,9 @@ static bt_status time_steps(bt_scheduler *scheduler, double min_seconds, size_t 
     size_t group = 1, steps = 0;
     double total = 0.0;
     for (;;) {
-        double start = bt_tuner_now();
+        double start = bt_clock_seconds();
         BT_TRY(bt_scheduler_run(scheduler, group));
-        total += bt_tuner_now() - start;
+        total += bt_clock_seconds() - start;
         steps += group;
         if (total >= min_seconds || steps >= max_steps)
             break;
@@ -190,7 +191,7 @@ static void report_progress(bt_tuner_context *ctx, size_t c, size_t k, size_t st
     p.accuracy = t->final_accuracy;
     p.best_accuracy = t->best_accuracy;
     p.evaluations = ctx->evaluations;
-    p.elapsed_seconds = bt_tuner_now() - ctx->start_time;
+    p.elapsed_seconds = bt_clock_seconds() - ctx->start_time;
     ctx->opts->progress(&p, ctx->opts->user);
 }
 
@@ -271,9 +272,9 @@ static size_t slice_steps(double now, double goal, double step_estimate)
 static bt_status run_slice(bt_tuner_trial *t, bt_trial_state *s, double goal)
 {
     size_t steps = slice_steps(t->train_seconds, goal, s->step_estimate);
-    double start = bt_tuner_now();
+    double start = bt_clock_seconds();
     BT_TRY(bt_scheduler_run(s->scheduler, steps));
-    double seconds = bt_tuner_now() - start;
+    double seconds = bt_clock_seconds() - start;
     t->train_seconds += seconds;
     t->steps += steps;
     t->examples_seen = bt_scheduler_examples_seen(s->scheduler);

@@ -10,21 +10,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "device/device_impl.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "gemm/tuning/gemm_search_impl.h"
 
 /* Calls per timed round: enough for ROUND_SECONDS. */
 #define ROUND_SECONDS 0.01
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* splitmix64, mapped to [-1, 1). */
 static float next_uniform(uint64_t *state)
@@ -156,11 +149,11 @@ bt_status bt_gemm_trial_check(bt_device *dev, bt_gemm_trial *t)
 /* Wall-clock seconds per call over `calls` calls enqueued back to back. */
 static bt_status time_calls(bt_device *dev, bt_gemm_trial *t, size_t calls, double *seconds)
 {
-    double start = now_seconds();
+    double start = bt_clock_seconds();
     for (size_t i = 0; i < calls; ++i)
         BT_TRY(run(dev, t));
     BT_TRY(bt_device_finish(dev));
-    *seconds = (now_seconds() - start) / (double)calls;
+    *seconds = (bt_clock_seconds() - start) / (double)calls;
     return BT_OK;
 }
 
