@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "common/clock.h"
+#include "common/rng.h"
 
 #define CMD "train"
 
@@ -104,15 +105,6 @@ static void train_run_destroy(train_run *r)
     bt_dataset_destroy(r->test);
     bt_dataset_destroy(r->validation);
     bt_dataset_destroy(r->train);
-}
-
-/* The shuffle's seed: splitmix64's finaliser of the network seed, so the two streams differ. */
-static uint64_t shuffle_seed(uint64_t seed)
-{
-    uint64_t z = seed + 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
 }
 
 static int digits(size_t n)
@@ -223,7 +215,7 @@ static int prepare(const train_args *a, train_run *r)
     sched_opts.sgd.eta = (float)a->eta;
     sched_opts.sgd.lambda = (float)a->lambda;
     sched_opts.sgd.n_train = 0; /* the training-set size */
-    sched_opts.seed = shuffle_seed(a->net.seed);
+    sched_opts.seed = bt_rng_shuffle_seed(a->net.seed);
     sched_opts.drop_last = a->drop_last;
     sched_opts.mode = a->data_mode;
     sched_opts.memory_limit = a->memory_limit;

@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/rng.h"
 #include "tune/tuner_impl.h"
 
 /* A slice never runs longer than this, so that a cancel is noticed within about this long. */
@@ -35,16 +36,6 @@ static bool cancel_requested(bt_tuner_context *ctx)
     return ctx->opts->cancel && ctx->opts->cancel(ctx->opts->user);
 }
 
-/* The shuffle's seed: splitmix64's finaliser of the network seed (as `batchtune train` does), so
- * the two streams differ while every m of one seed sees the same epoch orders. */
-static uint64_t shuffle_seed(uint64_t seed)
-{
-    uint64_t z = seed + 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static bt_scheduler_opts scheduler_opts(const bt_tuner_opts *o, size_t m, double eta,
                                         uint64_t seed)
 {
@@ -53,7 +44,7 @@ static bt_scheduler_opts scheduler_opts(const bt_tuner_opts *o, size_t m, double
     s.sgd.eta = (float)eta;
     s.sgd.lambda = (float)o->lambda;
     s.sgd.n_train = 0; /* the training-set size */
-    s.seed = shuffle_seed(seed);
+    s.seed = bt_rng_shuffle_seed(seed); /* every m of one seed sees the same epoch orders */
     return s;
 }
 

@@ -14,6 +14,7 @@
 #include "device/device_impl.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/rng.h"
 #include "gemm/tuning/gemm_search_impl.h"
 
 /* Calls per timed round: enough for ROUND_SECONDS. */
@@ -22,10 +23,7 @@
 /* splitmix64, mapped to [-1, 1). */
 static float next_uniform(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
+    uint64_t z = bt_splitmix64(state);
     return (float)((double)(z >> 40) / (double)(1ull << 23) - 1.0);
 }
 
