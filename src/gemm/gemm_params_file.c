@@ -4,13 +4,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "common/atomic_file.h"
 #include "common/checksum.h"
 #include "device/device_impl.h"
 #include "common/error.h"
@@ -215,26 +214,13 @@ static bt_status write_atomically(const char *path, const char *data, size_t siz
         free(dir);
         BT_TRY(status);
     }
-    size_t tmp_len = strlen(path) + 48;
-    char *tmp = malloc(tmp_len);
-    if (!tmp)
+    bt_atomic_part part = {data, size};
+    bt_atomic_step step = bt_atomic_write(path, &part, 1);
+    if (step == BT_ATOMIC_NO_MEMORY)
         return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
-    /* pid and a per-process counter: concurrent writers never share a temporary file. */
-    static atomic_uint writes;
-    snprintf(tmp, tmp_len, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&writes, 1u));
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f && fwrite(data, 1, size, f) == size;
-    if (f && fclose(f) != 0)
-        ok = false;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
-    bt_status status = BT_OK;
-    if (!ok) {
-        status = bt_fail(BT_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-        remove(tmp);
-    }
-    free(tmp);
-    return status;
+    if (step != BT_ATOMIC_OK)
+        return bt_fail(BT_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    return BT_OK;
 }
 
 bt_status bt_gemm_tuning_save(const bt_device *dev, const bt_gemm_params *params,
