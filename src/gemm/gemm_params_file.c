@@ -13,6 +13,7 @@
 #include "common/checksum.h"
 #include "device/device_impl.h"
 #include "common/error.h"
+#include "common/xdg_paths.h"
 #include "gemm/gemm_impl.h"
 
 #define FORMAT_LINE "batchtune-gemm-tuning 1"
@@ -25,16 +26,14 @@ bt_status bt_gemm_tuning_default_dir(char *buf, size_t size)
 {
     if (!buf || size == 0)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm_tuning_default_dir: no buffer");
-    const char *xdg = getenv("XDG_DATA_HOME");
-    const char *home = getenv("HOME");
-    int n;
-    if (xdg && *xdg)
-        n = snprintf(buf, size, "%s/batchtune", xdg);
-    else if (home && *home)
-        n = snprintf(buf, size, "%s/.local/share/batchtune", home);
-    else
-        return bt_fail(BT_ERR_IO, "no folder for stored GEMM parameters: neither XDG_DATA_HOME "
-                                  "nor HOME is set");
+    bool unset = false;
+    char *dir = bt_xdg_batchtune_dir(BT_XDG_DATA, &unset);
+    if (!dir)
+        return unset ? bt_fail(BT_ERR_IO, "no folder for stored GEMM parameters: neither "
+                                          "XDG_DATA_HOME nor HOME is set")
+                     : bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    int n = snprintf(buf, size, "%s", dir);
+    free(dir);
     if (n < 0 || (size_t)n >= size)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "the data folder path is too long");
     return BT_OK;
