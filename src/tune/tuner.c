@@ -127,8 +127,8 @@ static bt_status validate_candidates(const bt_tuner_opts *o, size_t train_count)
             if (o->batch_sizes[j] == m)
                 return bt_fail(BT_ERR_INVALID_ARGUMENT, "batch size %zu is listed twice", m);
         double eta = bt_lr_rule_eta(o->rule, o->eta_ref, o->m_ref, m);
-        /* The scheduler's own limits: above 0 as a float, at most 1e30. */
-        if (!(eta > 0.0) || !((float)eta > 0.0f) || !(eta <= 1e30))
+        /* The scheduler's own limits. */
+        if (!bt_sgd_rates_valid(eta, 0.0))
             return bt_fail(BT_ERR_INVALID_ARGUMENT,
                            "the learning rate for batch size %zu is %g: it must be above 0 as "
                            "a 32-bit float and at most 1e30",
@@ -148,7 +148,7 @@ bt_status bt_tuner_opts_validate(const bt_tuner_opts *o, size_t train_count)
         return bt_fail(BT_ERR_INVALID_ARGUMENT,
                        "eta_ref %g at m_ref %zu: eta_ref must be finite and above 0, m_ref >= 1",
                        o->eta_ref, o->m_ref);
-    if (!(isfinite(o->lambda) && o->lambda >= 0.0 && o->lambda <= 1e30))
+    if (!bt_sgd_rates_valid(1.0, o->lambda)) /* lambda within the scheduler's limits */
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "lambda %g: must be finite and >= 0", o->lambda);
     if (!in_range(o->target_accuracy, 0.0, 1.0))
         return bt_fail(BT_ERR_INVALID_ARGUMENT,
