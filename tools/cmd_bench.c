@@ -14,6 +14,7 @@
 #include "batchtune_gemm_tuning.h"
 #include "cli.h"
 #include "common/clock.h"
+#include "common/stats.h"
 #include "timed_steps.h"
 
 #define CMD "bench"
@@ -176,19 +177,13 @@ static int parse_args(int argc, char **argv, bench_args *a)
     return -1;
 }
 
-/* ----- clocks, interruption, progress ----- */
+/* ----- statistics, progress ----- */
 
-static int compare_double(const void *pa, const void *pb)
-{
-    double x = *(const double *)pa, y = *(const double *)pb;
-    return (x > y) - (x < y);
-}
-
-/* Median of values[0..count), which it sorts. */
+/* Median of values[0..count), which it reorders. */
 static double median(double *values, size_t count)
 {
-    qsort(values, count, sizeof *values, compare_double);
-    return count % 2 ? values[count / 2] : 0.5 * (values[count / 2 - 1] + values[count / 2]);
+    double spread;
+    return bt_median_and_spread(values, count, &spread);
 }
 
 static bool show_progress;
@@ -242,7 +237,7 @@ static bt_status calibrate(work_fn work, void *ctx, double seconds, size_t *unit
         n = (size_t)((double)n * (factor < 2.0 ? 2.0 : factor > 16.0 ? 16.0 : factor));
     }
     double per_unit = elapsed / (double)n;
-    /* Rounded up (without libm, which the tool does not link). */
+    /* Rounded up. */
     double wanted = per_unit > 0.0 ? seconds / per_unit + 1.0 : (double)MAX_UNITS;
     *units = wanted < 2.0 ? 2 : wanted > (double)MAX_UNITS ? MAX_UNITS : (size_t)wanted;
     return BT_OK;
