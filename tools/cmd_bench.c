@@ -105,10 +105,50 @@ typedef struct bench_args {
     bool streaming; /* also time streamed data (the data-modes table) */
 } bench_args;
 
-/* Fills *a from the command line. Returns -1 to go on, else the exit code. */
+enum { OPT_SECONDS = BT_CLI_OPT_COMMAND, OPT_REPEATS, OPT_NO_STREAMING };
+
+/* Parses one option into *a (a bt_cli_option_fn). */
+static int parse_option(int opt, const char *arg, void *ctx)
+{
+    bench_args *a = ctx;
+    if (bt_cli_parse_device_option(opt, arg, &a->device))
+        return BT_EXIT_OK;
+    int code = bt_cli_parse_network_option(CMD, opt, arg, &a->net);
+    if (code != BT_CLI_NOT_MINE)
+        return code;
+    unsigned long long u = 0;
+    switch (opt) {
+    case 'm':
+        if (!parse_batch_sizes(arg, a->batch_sizes, &a->n_batch_sizes))
+            return bt_cli_usage_error(CMD,
+                                      "--batch-sizes '%s': expected up to %d integers "
+                                      "1..%zu separated by commas, e.g. 1,10,100",
+                                      arg, MAX_BATCH_SIZES, MAX_BATCH_SIZE);
+        return BT_EXIT_OK;
+    case OPT_SECONDS:
+        if (!bt_cli_parse_real(arg, &a->seconds) || !(a->seconds > 0.0) ||
+            a->seconds > MAX_SECONDS)
+            return bt_cli_usage_error(CMD, "--seconds '%s': expected a number above 0 and "
+                                           "at most %.0f",
+                                      arg, MAX_SECONDS);
+        return BT_EXIT_OK;
+    case OPT_REPEATS:
+        if (!bt_cli_parse_u64(arg, &u) || u < 1 || u > MAX_REPEATS)
+            return bt_cli_usage_error(CMD, "--repeats '%s': expected an integer 1..%d", arg,
+                                      MAX_REPEATS);
+        a->repeats = (size_t)u;
+        return BT_EXIT_OK;
+    case OPT_NO_STREAMING:
+        a->streaming = false;
+        return BT_EXIT_OK;
+    default:
+        return BT_CLI_NOT_MINE;
+    }
+}
+
+/* Fills *a from the command line. Returns BT_CLI_GO_ON, else the exit code. */
 static int parse_args(int argc, char **argv, bench_args *a)
 {
-    enum { OPT_SECONDS = BT_CLI_OPT_COMMAND, OPT_REPEATS, OPT_NO_STREAMING };
     static const struct option options[] = {BT_CLI_OPTIONS_NETWORK,
                                             {"batch-sizes", required_argument, NULL, 'm'},
                                             {"seconds", required_argument, NULL, OPT_SECONDS},
@@ -119,6 +159,7 @@ static int parse_args(int argc, char **argv, bench_args *a)
                                             BT_CLI_OPTION_NO_GEMM_TUNING,
                                             {"help", no_argument, NULL, 'h'},
                                             {0, 0, 0, 0}};
+    static const bt_cli_command command = {CMD, "m:d:h", options, print_help, parse_option};
     memset(a, 0, sizeof *a);
     a->net = bt_network_opts_default();
     /* Scaled initialisation keeps every activation away from saturation (and relu networks from
@@ -130,51 +171,12 @@ static int parse_args(int argc, char **argv, bench_args *a)
     a->streaming = true;
     parse_batch_sizes(DEFAULT_BATCH_SIZES, a->batch_sizes, &a->n_batch_sizes);
 
-    int opt;
-    unsigned long long u = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "m:d:h", options, NULL)) != -1) {
-        int code = bt_cli_parse_network_option(CMD, opt, optarg, &a->net);
-        if (code == BT_EXIT_OK || bt_cli_parse_device_option(opt, optarg, &a->device))
-            continue;
-        if (code != BT_CLI_NOT_MINE)
-            return code;
-        switch (opt) {
-        case 'm':
-            if (!parse_batch_sizes(optarg, a->batch_sizes, &a->n_batch_sizes))
-                return bt_cli_usage_error(CMD,
-                                          "--batch-sizes '%s': expected up to %d integers "
-                                          "1..%zu separated by commas, e.g. 1,10,100",
-                                          optarg, MAX_BATCH_SIZES, MAX_BATCH_SIZE);
-            break;
-        case OPT_SECONDS:
-            if (!bt_cli_parse_real(optarg, &a->seconds) || !(a->seconds > 0.0) ||
-                a->seconds > MAX_SECONDS)
-                return bt_cli_usage_error(CMD, "--seconds '%s': expected a number above 0 and "
-                                               "at most %.0f",
-                                          optarg, MAX_SECONDS);
-            break;
-        case OPT_REPEATS:
-            if (!bt_cli_parse_u64(optarg, &u) || u < 1 || u > MAX_REPEATS)
-                return bt_cli_usage_error(CMD, "--repeats '%s': expected an integer 1..%d",
-                                          optarg, MAX_REPEATS);
-            a->repeats = (size_t)u;
-            break;
-        case OPT_NO_STREAMING:
-            a->streaming = false;
-            break;
-        case 'h':
-            print_help();
-            return BT_EXIT_OK;
-        default:
-            return bt_cli_usage_error(CMD, "unknown option");
-        }
-    }
-    if (bt_cli_reject_extra_args(CMD, argc, argv, optind))
-        return BT_EXIT_USAGE;
+    int code = bt_cli_parse_options(&command, argc, argv, a);
+    if (code != BT_CLI_GO_ON)
+        return code;
     if (bt_network_opts_validate(&a->net) != BT_OK)
         return bt_cli_usage_error(CMD, "%s", bt_last_error());
-    return -1;
+    return BT_CLI_GO_ON;
 }
 
 /* ----- statistics, progress ----- */
@@ -591,7 +593,7 @@ int bt_cmd_bench(int argc, char **argv)
 {
     bench_args args;
     int code = parse_args(argc, argv, &args);
-    if (code >= 0)
+    if (code != BT_CLI_GO_ON)
         return code;
 
     bt_cli_catch_sigint();

@@ -414,7 +414,7 @@ static const struct option train_options[] = {
     {0, 0, 0, 0},
 };
 
-/* Parses one option into *a; returns BT_EXIT_OK, or the exit code to stop with (-1 for --help). */
+/* Parses one option into *a (a bt_cli_option_fn). */
 static int parse_option(int opt, const char *arg, void *ctx)
 {
     train_args *a = ctx;
@@ -488,13 +488,13 @@ static int parse_option(int opt, const char *arg, void *ctx)
     case 'q':
         a->quiet = true;
         return BT_EXIT_OK;
-    case 'h':
-        print_help();
-        return -1;
     default:
-        return bt_cli_usage_error(CMD, "unknown option or missing value");
+        return BT_CLI_NOT_MINE;
     }
 }
+
+static const bt_cli_command train_command = {CMD, "m:d:qh", train_options, print_help,
+                                             parse_option};
 
 int bt_cmd_train(int argc, char **argv)
 {
@@ -511,9 +511,9 @@ int bt_cmd_train(int argc, char **argv)
     a.data_dir = BT_DEFAULT_DATA_DIR;
     a.device = bt_cli_device_args_default();
 
-    int code = bt_cli_parse_options(CMD, argc, argv, "m:d:qh", train_options, parse_option, &a);
-    if (code != BT_EXIT_OK)
-        return code < 0 ? BT_EXIT_OK : code;
+    int code = bt_cli_parse_options(&train_command, argc, argv, &a);
+    if (code != BT_CLI_GO_ON)
+        return code;
     a.net.max_batch = a.batch_size;
     if (bt_network_opts_validate(&a.net) != BT_OK)
         return bt_cli_usage_error(CMD, "%s", bt_last_error());

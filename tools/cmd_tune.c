@@ -264,7 +264,7 @@ static int parse_tuning_option(int opt, const char *arg, tune_args *a)
     }
 }
 
-/* Parses one option into *a; returns BT_EXIT_OK, or the exit code to stop with (-1 for --help). */
+/* Parses one option into *a (a bt_cli_option_fn). */
 static int parse_option(int opt, const char *arg, void *ctx)
 {
     tune_args *a = ctx;
@@ -308,13 +308,13 @@ static int parse_option(int opt, const char *arg, void *ctx)
     case 'q':
         a->quiet = true;
         return BT_EXIT_OK;
-    case 'h':
-        print_help();
-        return -1;
     default:
-        return bt_cli_usage_error(CMD, "unknown option or missing value");
+        return BT_CLI_NOT_MINE;
     }
 }
+
+static const bt_cli_command tune_command = {CMD, "m:d:qh", tune_options, print_help,
+                                            parse_option};
 
 /* ----- the run ----- */
 
@@ -655,9 +655,9 @@ int bt_cmd_tune(int argc, char **argv)
     a.data_dir = BT_DEFAULT_DATA_DIR;
     a.device = bt_cli_device_args_default();
 
-    int code = bt_cli_parse_options(CMD, argc, argv, "m:d:qh", tune_options, parse_option, &a);
-    if (code != BT_EXIT_OK)
-        return code < 0 ? BT_EXIT_OK : code;
+    int code = bt_cli_parse_options(&tune_command, argc, argv, &a);
+    if (code != BT_CLI_GO_ON)
+        return code;
     /* Everything that does not need the data, before loading it. */
     if (bt_tuner_opts_validate(&a.opts, 0) != BT_OK)
         return bt_cli_usage_error(CMD, "%s", bt_last_error());
