@@ -436,6 +436,12 @@ typedef struct bt_sgd {
     size_t n_train;  /* training-set size n in the decay factor (1 - eta * lambda / n) */
 } bt_sgd;
 
+/* The rates an update accepts, one rule for every check of them (bt_network_train_step_host, the
+ * scheduler, the tuner's candidates): eta above 0, also as a 32-bit float, lambda at least 0, both
+ * at most BT_SGD_MAX_RATE (so that eta * lambda stays finite); never NaN. */
+#define BT_SGD_MAX_RATE 1e30
+BT_API bool bt_sgd_rates_valid(double eta, double lambda);
+
 /* One update with a batch from host memory (see the update rule above). Returns once enqueued. */
 BT_API bt_status bt_network_train_step_host(bt_network *network, const float *x,
                                             const int32_t *labels, size_t m, const bt_sgd *sgd);

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 int bt_cli_report(const char *command, bt_status status, const char *what)
 {
@@ -88,13 +87,6 @@ int bt_cli_parse_network_option(const char *command, int opt, const char *arg,
     return bt_cli_usage_error(command, "%s: %s", names[opt - BT_CLI_OPT_LAYERS], bt_last_error());
 }
 
-bool bt_cli_reject_extra_args(const char *command, int argc, char **argv, int first)
-{
-    if (first < argc)
-        bt_cli_usage_error(command, "unexpected argument '%s'", argv[first]);
-    return first < argc;
-}
-
 const char *bt_cli_format_bytes(unsigned long long bytes, char *buf, unsigned size)
 {
     static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -106,13 +98,6 @@ const char *bt_cli_format_bytes(unsigned long long bytes, char *buf, unsigned si
     }
     snprintf(buf, size, unit ? "%.1f %s" : "%.0f %s", value, units[unit]);
     return buf;
-}
-
-double bt_cli_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 bool bt_cli_parse_u64(const char *text, unsigned long long *out)
@@ -240,17 +225,26 @@ void bt_cli_report_gemm_tuning(const char *command, const bt_device *device, boo
     }
 }
 
-int bt_cli_parse_options(const char *command, int argc, char **argv, const char *short_options,
-                         const struct option *options, bt_cli_option_fn parse, void *ctx)
+int bt_cli_parse_options(const bt_cli_command *command, int argc, char **argv, void *ctx)
 {
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, short_options, options, NULL)) != -1) {
-        int code = parse(opt, optarg, ctx);
+    while ((opt = getopt_long(argc, argv, command->short_options, command->options, NULL)) != -1) {
+        if (opt == 'h') {
+            command->print_help();
+            return BT_EXIT_OK;
+        }
+        /* getopt_long's '?' (unknown option, missing value) and ':' are no command's. */
+        int code = opt == '?' || opt == ':' || !command->parse ? BT_CLI_NOT_MINE
+                                                               : command->parse(opt, optarg, ctx);
+        if (code == BT_CLI_NOT_MINE)
+            return bt_cli_usage_error(command->name, "unknown option or missing value");
         if (code != BT_EXIT_OK)
             return code;
     }
-    return bt_cli_reject_extra_args(command, argc, argv, optind) ? BT_EXIT_USAGE : BT_EXIT_OK;
+    if (optind < argc)
+        return bt_cli_usage_error(command->name, "unexpected argument '%s'", argv[optind]);
+    return BT_CLI_GO_ON;
 }
 
 int bt_cli_check_layers_fit(const char *command, const char *layers_text,

@@ -40,9 +40,12 @@ enum {
     BT_CLI_OPT_COMMAND,
 };
 
-/* Returned by bt_cli_parse_network_option for an option that is not a network option; distinct
- * from every exit code and from the -1 of the commands' own parsers. */
+/* Returned by the option parsers for an option that is not theirs (bt_cli_parse_network_option,
+ * a command's bt_cli_option_fn); distinct from every exit code and from BT_CLI_GO_ON. */
 #define BT_CLI_NOT_MINE (-2)
+
+/* Returned by bt_cli_parse_options when the command goes on; anything else is its exit code. */
+#define BT_CLI_GO_ON (-1)
 
 /* Entries of a command's option array. The device ones come singly so that each command keeps
  * its order of options (getopt lists the candidates of an ambiguous abbreviation in that order). */
@@ -82,18 +85,24 @@ bt_device_opts bt_cli_device_opts(const bt_cli_device_args *args);
 int bt_cli_parse_network_option(const char *command, int opt, const char *arg,
                                  bt_network_opts *net);
 
-/* Reports a usage error and returns true when an operand is left after the options (argv[first]
- * on, first being getopt's optind): no command takes any. */
-bool bt_cli_reject_extra_args(const char *command, int argc, char **argv, int first);
-
-/* Parses one option into ctx; returns BT_EXIT_OK, or the exit code to stop with (-1 after
- * printing --help). */
+/* Parses one of the command's options into ctx: BT_EXIT_OK, the exit code of a usage error about
+ * its value, or BT_CLI_NOT_MINE for an option it does not take. */
 typedef int (*bt_cli_option_fn)(int opt, const char *arg, void *ctx);
 
-/* Runs getopt_long over argv, handing each option to `parse`, then rejects operands. Returns
- * BT_EXIT_OK to go on, or the exit code to stop with (-1: help was printed, exit 0). */
-int bt_cli_parse_options(const char *command, int argc, char **argv, const char *short_options,
-                         const struct option *options, bt_cli_option_fn parse, void *ctx);
+/* A subcommand's command line. */
+typedef struct bt_cli_command {
+    const char *name;             /* "train": for messages */
+    const char *short_options;    /* getopt's; every command has 'h' */
+    const struct option *options; /* getopt_long's, {"help", no_argument, NULL, 'h'} among them */
+    void (*print_help)(void);     /* the help text, on stdout */
+    bt_cli_option_fn parse;       /* every other option; NULL when there is none */
+} bt_cli_command;
+
+/* The option parser of every subcommand: getopt_long over argv. -h/--help prints the help and
+ * ends with exit status 0; an unknown option, a missing value (both "unknown option or missing
+ * value") and an operand ("unexpected argument") are usage errors, exit status 2; every other
+ * option goes to command->parse. Returns BT_CLI_GO_ON, or the exit code to stop with. */
+int bt_cli_parse_options(const bt_cli_command *command, int argc, char **argv, void *ctx);
 
 /* The network's input layer must match the images' pixels and its output layer cover the
  * classes; a usage error naming --layers otherwise. Returns BT_EXIT_OK or BT_EXIT_USAGE. */
@@ -124,9 +133,6 @@ const char *bt_cli_format_sizes(const bt_network_opts *opts, char *buf, size_t s
 void bt_cli_catch_sigint(void);
 bool bt_cli_interrupted(void);
 void bt_cli_release_sigint(void);
-
-/* Monotonic wall-clock seconds. */
-double bt_cli_now(void);
 
 /* What opening `device` did about its stored GEMM parameters, on stderr: one line when they were
  * applied (not when quiet), a warning when a file was ignored (corrupt, foreign or stale),

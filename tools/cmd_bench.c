@@ -9,11 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "batchtune_gemm_tuning.h"
 #include "cli.h"
+#include "common/clock.h"
+#include "common/stats.h"
 #include "timed_steps.h"
 
 #define CMD "bench"
@@ -106,10 +107,50 @@ typedef struct bench_args {
     bool streaming; /* also time streamed data (the data-modes table) */
 } bench_args;
 
-/* Fills *a from the command line. Returns -1 to go on, else the exit code. */
+enum { OPT_SECONDS = BT_CLI_OPT_COMMAND, OPT_REPEATS, OPT_NO_STREAMING };
+
+/* Parses one option into *a (a bt_cli_option_fn). */
+static int parse_option(int opt, const char *arg, void *ctx)
+{
+    bench_args *a = ctx;
+    if (bt_cli_parse_device_option(opt, arg, &a->device))
+        return BT_EXIT_OK;
+    int code = bt_cli_parse_network_option(CMD, opt, arg, &a->net);
+    if (code != BT_CLI_NOT_MINE)
+        return code;
+    unsigned long long u = 0;
+    switch (opt) {
+    case 'm':
+        if (!parse_batch_sizes(arg, a->batch_sizes, &a->n_batch_sizes))
+            return bt_cli_usage_error(CMD,
+                                      "--batch-sizes '%s': expected up to %d integers "
+                                      "1..%zu separated by commas, e.g. 1,10,100",
+                                      arg, MAX_BATCH_SIZES, MAX_BATCH_SIZE);
+        return BT_EXIT_OK;
+    case OPT_SECONDS:
+        if (!bt_cli_parse_real(arg, &a->seconds) || !(a->seconds > 0.0) ||
+            a->seconds > MAX_SECONDS)
+            return bt_cli_usage_error(CMD, "--seconds '%s': expected a number above 0 and "
+                                           "at most %.0f",
+                                      arg, MAX_SECONDS);
+        return BT_EXIT_OK;
+    case OPT_REPEATS:
+        if (!bt_cli_parse_u64(arg, &u) || u < 1 || u > MAX_REPEATS)
+            return bt_cli_usage_error(CMD, "--repeats '%s': expected an integer 1..%d", arg,
+                                      MAX_REPEATS);
+        a->repeats = (size_t)u;
+        return BT_EXIT_OK;
+    case OPT_NO_STREAMING:
+        a->streaming = false;
+        return BT_EXIT_OK;
+    default:
+        return BT_CLI_NOT_MINE;
+    }
+}
+
+/* Fills *a from the command line. Returns BT_CLI_GO_ON, else the exit code. */
 static int parse_args(int argc, char **argv, bench_args *a)
 {
-    enum { OPT_SECONDS = BT_CLI_OPT_COMMAND, OPT_REPEATS, OPT_NO_STREAMING };
     static const struct option options[] = {BT_CLI_OPTIONS_NETWORK,
                                             {"batch-sizes", required_argument, NULL, 'm'},
                                             {"seconds", required_argument, NULL, OPT_SECONDS},
@@ -120,6 +161,7 @@ static int parse_args(int argc, char **argv, bench_args *a)
                                             BT_CLI_OPTION_NO_GEMM_TUNING,
                                             {"help", no_argument, NULL, 'h'},
                                             {0, 0, 0, 0}};
+    static const bt_cli_command command = {CMD, "m:d:h", options, print_help, parse_option};
     memset(a, 0, sizeof *a);
     a->net = bt_network_opts_default();
     /* Scaled initialisation keeps every activation away from saturation (and relu networks from
@@ -131,74 +173,21 @@ static int parse_args(int argc, char **argv, bench_args *a)
     a->streaming = true;
     parse_batch_sizes(DEFAULT_BATCH_SIZES, a->batch_sizes, &a->n_batch_sizes);
 
-    int opt;
-    unsigned long long u = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "m:d:h", options, NULL)) != -1) {
-        int code = bt_cli_parse_network_option(CMD, opt, optarg, &a->net);
-        if (code == BT_EXIT_OK || bt_cli_parse_device_option(opt, optarg, &a->device))
-            continue;
-        if (code != BT_CLI_NOT_MINE)
-            return code;
-        switch (opt) {
-        case 'm':
-            if (!parse_batch_sizes(optarg, a->batch_sizes, &a->n_batch_sizes))
-                return bt_cli_usage_error(CMD,
-                                          "--batch-sizes '%s': expected up to %d integers "
-                                          "1..%zu separated by commas, e.g. 1,10,100",
-                                          optarg, MAX_BATCH_SIZES, MAX_BATCH_SIZE);
-            break;
-        case OPT_SECONDS:
-            if (!bt_cli_parse_real(optarg, &a->seconds) || !(a->seconds > 0.0) ||
-                a->seconds > MAX_SECONDS)
-                return bt_cli_usage_error(CMD, "--seconds '%s': expected a number above 0 and "
-                                               "at most %.0f",
-                                          optarg, MAX_SECONDS);
-            break;
-        case OPT_REPEATS:
-            if (!bt_cli_parse_u64(optarg, &u) || u < 1 || u > MAX_REPEATS)
-                return bt_cli_usage_error(CMD, "--repeats '%s': expected an integer 1..%d",
-                                          optarg, MAX_REPEATS);
-            a->repeats = (size_t)u;
-            break;
-        case OPT_NO_STREAMING:
-            a->streaming = false;
-            break;
-        case 'h':
-            print_help();
-            return BT_EXIT_OK;
-        default:
-            return bt_cli_usage_error(CMD, "unknown option");
-        }
-    }
-    if (bt_cli_reject_extra_args(CMD, argc, argv, optind))
-        return BT_EXIT_USAGE;
+    int code = bt_cli_parse_options(&command, argc, argv, a);
+    if (code != BT_CLI_GO_ON)
+        return code;
     if (bt_network_opts_validate(&a->net) != BT_OK)
         return bt_cli_usage_error(CMD, "%s", bt_last_error());
-    return -1;
+    return BT_CLI_GO_ON;
 }
 
-/* ----- clocks, interruption, progress ----- */
+/* ----- statistics, progress ----- */
 
-static double thread_cpu_now(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-        return 0.0;
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int compare_double(const void *pa, const void *pb)
-{
-    double x = *(const double *)pa, y = *(const double *)pb;
-    return (x > y) - (x < y);
-}
-
-/* Median of values[0..count), which it sorts. */
+/* Median of values[0..count), which it reorders. */
 static double median(double *values, size_t count)
 {
-    qsort(values, count, sizeof *values, compare_double);
-    return count % 2 ? values[count / 2] : 0.5 * (values[count / 2 - 1] + values[count / 2]);
+    double spread;
+    return bt_median_and_spread(values, count, &spread);
 }
 
 static bool show_progress;
@@ -240,11 +229,11 @@ static bt_status calibrate(work_fn work, void *ctx, double seconds, size_t *unit
     for (;;) {
         if (bt_cli_interrupted())
             return BT_ERR_INTERRUPTED;
-        double start = bt_cli_now();
+        double start = bt_clock_seconds();
         bt_status status = work(ctx, n);
         if (status != BT_OK)
             return status;
-        elapsed = bt_cli_now() - start;
+        elapsed = bt_clock_seconds() - start;
         if (elapsed >= trial_target || n >= MAX_UNITS / 16)
             break;
         /* Aim past the target, by at most 16x per round since the estimate is rough. */
@@ -252,7 +241,7 @@ static bt_status calibrate(work_fn work, void *ctx, double seconds, size_t *unit
         n = (size_t)((double)n * (factor < 2.0 ? 2.0 : factor > 16.0 ? 16.0 : factor));
     }
     double per_unit = elapsed / (double)n;
-    /* Rounded up (without libm, which the tool does not link). */
+    /* Rounded up. */
     double wanted = per_unit > 0.0 ? seconds / per_unit + 1.0 : (double)MAX_UNITS;
     *units = wanted < 2.0 ? 2 : wanted > (double)MAX_UNITS ? MAX_UNITS : (size_t)wanted;
     return BT_OK;
@@ -263,9 +252,9 @@ static bt_status time_work(work_fn work, void *ctx, size_t units, double *wall, 
 {
     if (bt_cli_interrupted())
         return BT_ERR_INTERRUPTED;
-    double wall_start = bt_cli_now(), cpu_start = thread_cpu_now();
+    double wall_start = bt_clock_seconds(), cpu_start = bt_clock_thread_cpu_seconds();
     bt_status status = work(ctx, units);
-    double cpu_end = thread_cpu_now(), wall_end = bt_cli_now();
+    double cpu_end = bt_clock_thread_cpu_seconds(), wall_end = bt_clock_seconds();
     *wall = (wall_end - wall_start) / (double)units;
     *cpu = (cpu_end - cpu_start) / (double)units;
     return status;
@@ -606,7 +595,7 @@ int bt_cmd_bench(int argc, char **argv)
 {
     bench_args args;
     int code = parse_args(argc, argv, &args);
-    if (code >= 0)
+    if (code != BT_CLI_GO_ON)
         return code;
 
     bt_cli_catch_sigint();

@@ -16,17 +16,10 @@ static void print_help(void)
 int bt_cmd_devices(int argc, char **argv)
 {
     static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        if (opt == 'h') {
-            print_help();
-            return BT_EXIT_OK;
-        }
-        return bt_cli_usage_error("devices", "unknown option");
-    }
-    if (bt_cli_reject_extra_args("devices", argc, argv, optind))
-        return BT_EXIT_USAGE;
+    static const bt_cli_command command = {"devices", "h", options, print_help, NULL};
+    int code = bt_cli_parse_options(&command, argc, argv, NULL);
+    if (code != BT_CLI_GO_ON)
+        return code;
 
     bt_device_info *list = NULL;
     size_t count = 0;

@@ -106,9 +106,39 @@ static int evaluate(const eval_args *a, eval_run *r)
     return BT_EXIT_OK;
 }
 
+enum { OPT_LOAD = BT_CLI_OPT_COMMAND, OPT_SPLIT, OPT_DATA, OPT_VALIDATION };
+
+/* Parses one option into *a (a bt_cli_option_fn). */
+static int parse_option(int opt, const char *arg, void *ctx)
+{
+    eval_args *a = ctx;
+    if (bt_cli_parse_device_option(opt, arg, &a->device))
+        return BT_EXIT_OK;
+    switch (opt) {
+    case OPT_LOAD:
+        a->load_path = arg;
+        return BT_EXIT_OK;
+    case OPT_SPLIT:
+        for (int i = 0; i < 3; ++i)
+            if (strcmp(arg, split_names[i]) == 0) {
+                a->split = (eval_split)i;
+                return BT_EXIT_OK;
+            }
+        return bt_cli_usage_error(CMD, "--split '%s': expected test, validation or train", arg);
+    case OPT_DATA:
+        a->data_dir = arg;
+        return BT_EXIT_OK;
+    case OPT_VALIDATION:
+        if (!bt_cli_parse_size(arg, 1, &a->validation))
+            return bt_cli_usage_error(CMD, "--validation '%s': expected an integer >= 1", arg);
+        return BT_EXIT_OK;
+    default:
+        return BT_CLI_NOT_MINE;
+    }
+}
+
 int bt_cmd_eval(int argc, char **argv)
 {
-    enum { OPT_LOAD = BT_CLI_OPT_COMMAND, OPT_SPLIT, OPT_DATA, OPT_VALIDATION };
     static const struct option options[] = {{"load", required_argument, NULL, OPT_LOAD},
                                             {"split", required_argument, NULL, OPT_SPLIT},
                                             {"data", required_argument, NULL, OPT_DATA},
@@ -118,52 +148,18 @@ int bt_cmd_eval(int argc, char **argv)
                                             BT_CLI_OPTION_NO_GEMM_TUNING,
                                             {"help", no_argument, NULL, 'h'},
                                             {0, 0, 0, 0}};
+    static const bt_cli_command command = {CMD, "d:h", options, print_help, parse_option};
     eval_args a = {NULL, BT_DEFAULT_DATA_DIR, BT_DEFAULT_VALIDATION_COUNT, SPLIT_TEST,
                    bt_cli_device_args_default()};
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "d:h", options, NULL)) != -1) {
-        if (bt_cli_parse_device_option(opt, optarg, &a.device))
-            continue;
-        switch (opt) {
-        case OPT_LOAD:
-            a.load_path = optarg;
-            break;
-        case OPT_SPLIT: {
-            bool known = false;
-            for (int i = 0; i < 3 && !known; ++i)
-                if (strcmp(optarg, split_names[i]) == 0) {
-                    a.split = (eval_split)i;
-                    known = true;
-                }
-            if (!known)
-                return bt_cli_usage_error(CMD, "--split '%s': expected test, validation or train",
-                                          optarg);
-            break;
-        }
-        case OPT_DATA:
-            a.data_dir = optarg;
-            break;
-        case OPT_VALIDATION:
-            if (!bt_cli_parse_size(optarg, 1, &a.validation))
-                return bt_cli_usage_error(CMD, "--validation '%s': expected an integer >= 1",
-                                          optarg);
-            break;
-        case 'h':
-            print_help();
-            return BT_EXIT_OK;
-        default:
-            return bt_cli_usage_error(CMD, "unknown option or missing value");
-        }
-    }
-    if (bt_cli_reject_extra_args(CMD, argc, argv, optind))
-        return BT_EXIT_USAGE;
+    int code = bt_cli_parse_options(&command, argc, argv, &a);
+    if (code != BT_CLI_GO_ON)
+        return code;
     if (!a.load_path || !*a.load_path)
         return bt_cli_usage_error(CMD, "--load FILE is required");
 
     eval_run r;
     memset(&r, 0, sizeof r);
-    int code = evaluate(&a, &r);
+    code = evaluate(&a, &r);
     eval_run_destroy(&r);
     return code;
 }

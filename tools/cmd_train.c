@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/clock.h"
+#include "common/rng.h"
 
 #define CMD "train"
 
@@ -105,15 +107,6 @@ static void train_run_destroy(train_run *r)
     bt_dataset_destroy(r->test);
     bt_dataset_destroy(r->validation);
     bt_dataset_destroy(r->train);
-}
-
-/* The shuffle's seed: splitmix64's finaliser of the network seed, so the two streams differ. */
-static uint64_t shuffle_seed(uint64_t seed)
-{
-    uint64_t z = seed + 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
 }
 
 static int digits(size_t n)
@@ -224,7 +217,7 @@ static int prepare(const train_args *a, train_run *r)
     sched_opts.sgd.eta = (float)a->eta;
     sched_opts.sgd.lambda = (float)a->lambda;
     sched_opts.sgd.n_train = 0; /* the training-set size */
-    sched_opts.seed = shuffle_seed(a->net.seed);
+    sched_opts.seed = bt_rng_shuffle_seed(a->net.seed);
     sched_opts.drop_last = a->drop_last;
     sched_opts.mode = a->data_mode;
     sched_opts.memory_limit = a->memory_limit;
@@ -244,9 +237,9 @@ static bt_status run_epoch(train_run *r, double *train_seconds, bool *completed)
     size_t left = steps;
     while (left > 0 && !bt_cli_interrupted()) {
         size_t n = left < slice ? left : slice;
-        double start = bt_cli_now();
+        double start = bt_clock_seconds();
         bt_status status = bt_scheduler_run(r->scheduler, n);
-        *train_seconds += bt_cli_now() - start;
+        *train_seconds += bt_clock_seconds() - start;
         if (status != BT_OK)
             return status;
         left -= n;
@@ -423,7 +416,7 @@ static const struct option train_options[] = {
     {0, 0, 0, 0},
 };
 
-/* Parses one option into *a; returns BT_EXIT_OK, or the exit code to stop with (-1 for --help). */
+/* Parses one option into *a (a bt_cli_option_fn). */
 static int parse_option(int opt, const char *arg, void *ctx)
 {
     train_args *a = ctx;
@@ -497,13 +490,13 @@ static int parse_option(int opt, const char *arg, void *ctx)
     case 'q':
         a->quiet = true;
         return BT_EXIT_OK;
-    case 'h':
-        print_help();
-        return -1;
     default:
-        return bt_cli_usage_error(CMD, "unknown option or missing value");
+        return BT_CLI_NOT_MINE;
     }
 }
+
+static const bt_cli_command train_command = {CMD, "m:d:qh", train_options, print_help,
+                                             parse_option};
 
 int bt_cmd_train(int argc, char **argv)
 {
@@ -520,9 +513,9 @@ int bt_cmd_train(int argc, char **argv)
     a.data_dir = BT_DEFAULT_DATA_DIR;
     a.device = bt_cli_device_args_default();
 
-    int code = bt_cli_parse_options(CMD, argc, argv, "m:d:qh", train_options, parse_option, &a);
-    if (code != BT_EXIT_OK)
-        return code < 0 ? BT_EXIT_OK : code;
+    int code = bt_cli_parse_options(&train_command, argc, argv, &a);
+    if (code != BT_CLI_GO_ON)
+        return code;
     a.net.max_batch = a.batch_size;
     if (bt_network_opts_validate(&a.net) != BT_OK)
         return bt_cli_usage_error(CMD, "%s", bt_last_error());

@@ -15,6 +15,7 @@
 
 #include "batchtune_tuner.h"
 #include "cli.h"
+#include "common/clock.h"
 #include "tune_report.h"
 
 #define CMD "tune"
@@ -265,7 +266,7 @@ static int parse_tuning_option(int opt, const char *arg, tune_args *a)
     }
 }
 
-/* Parses one option into *a; returns BT_EXIT_OK, or the exit code to stop with (-1 for --help). */
+/* Parses one option into *a (a bt_cli_option_fn). */
 static int parse_option(int opt, const char *arg, void *ctx)
 {
     tune_args *a = ctx;
@@ -309,13 +310,13 @@ static int parse_option(int opt, const char *arg, void *ctx)
     case 'q':
         a->quiet = true;
         return BT_EXIT_OK;
-    case 'h':
-        print_help();
-        return -1;
     default:
-        return bt_cli_usage_error(CMD, "unknown option or missing value");
+        return BT_CLI_NOT_MINE;
     }
 }
+
+static const bt_cli_command tune_command = {CMD, "m:d:qh", tune_options, print_help,
+                                            parse_option};
 
 /* ----- the run ----- */
 
@@ -583,7 +584,7 @@ static bool write_results(const tune_args *a, const tune_session *s, bt_status s
     rep.classes = bt_dataset_classes(s->train);
     rep.status = bt_status_name(status);
     rep.error = error;
-    rep.tool_seconds = bt_cli_now() - start;
+    rep.tool_seconds = bt_clock_seconds() - start;
     if (!bt_tune_write_files(a->out_dir, &rep))
         return false;
     bool plotted = bt_tune_render_plot(a->out_dir);
@@ -613,7 +614,7 @@ static int tune(tune_args *a, tune_session *s, double start)
         print_table(s->result);
     print_winner(s->result);
     if (!a->quiet)
-        print_totals(s->result, bt_cli_now() - start);
+        print_totals(s->result, bt_clock_seconds() - start);
     fflush(stdout);
     bool written = write_results(a, s, status, error, start);
     if (status == BT_ERR_INTERRUPTED) {
@@ -630,7 +631,7 @@ static int tune(tune_args *a, tune_session *s, double start)
 
 static int run(tune_args *a)
 {
-    double start = bt_cli_now();
+    double start = bt_clock_seconds();
     /* Before loading: a Ctrl-C during setup still ends cleanly, with empty results. */
     bt_cli_catch_sigint();
     tune_session s;
@@ -656,9 +657,9 @@ int bt_cmd_tune(int argc, char **argv)
     a.data_dir = BT_DEFAULT_DATA_DIR;
     a.device = bt_cli_device_args_default();
 
-    int code = bt_cli_parse_options(CMD, argc, argv, "m:d:qh", tune_options, parse_option, &a);
-    if (code != BT_EXIT_OK)
-        return code < 0 ? BT_EXIT_OK : code;
+    int code = bt_cli_parse_options(&tune_command, argc, argv, &a);
+    if (code != BT_CLI_GO_ON)
+        return code;
     /* Everything that does not need the data, before loading it. */
     if (bt_tuner_opts_validate(&a.opts, 0) != BT_OK)
         return bt_cli_usage_error(CMD, "%s", bt_last_error());

@@ -102,11 +102,52 @@ static bool add_network(tune_args *a, const char *text)
     return true;
 }
 
-/* Fills *a from the command line. Returns -1 to go on, else the exit code. */
+/* Its own --layers: repeatable, one network each, and only the sizes. */
+enum { OPT_LAYERS = BT_CLI_OPT_COMMAND, OPT_BUDGET, OPT_SEED, OPT_NO_SAVE };
+
+/* Parses one option into *a (a bt_cli_option_fn). */
+static int parse_option(int opt, const char *arg, void *ctx)
+{
+    tune_args *a = ctx;
+    if (bt_cli_parse_device_option(opt, arg, &a->device))
+        return BT_EXIT_OK;
+    switch (opt) {
+    case OPT_LAYERS:
+        if (!add_network(a, arg))
+            return bt_cli_usage_error(CMD, "--layers '%s': %s", arg,
+                                      a->n_nets == MAX_NETWORKS ? "too many networks"
+                                                                : bt_last_error());
+        return BT_EXIT_OK;
+    case 'm':
+        if (!parse_batch_sizes(arg, a->batch_sizes, &a->n_batch_sizes))
+            return bt_cli_usage_error(CMD,
+                                      "--batch-sizes '%s': expected up to %d integers "
+                                      "1..%zu separated by commas, e.g. 10,32,128",
+                                      arg, MAX_BATCH_SIZES, MAX_BATCH_SIZE);
+        return BT_EXIT_OK;
+    case OPT_BUDGET:
+        if (!bt_cli_parse_real(arg, &a->budget) || a->budget < 0.0 || a->budget > MAX_BUDGET)
+            return bt_cli_usage_error(CMD, "--budget '%s': expected seconds, 0 .. %.0f", arg,
+                                      MAX_BUDGET);
+        return BT_EXIT_OK;
+    case OPT_SEED:
+        if (!bt_cli_parse_u64(arg, &a->seed))
+            return bt_cli_usage_error(CMD, "--seed '%s': expected an integer", arg);
+        return BT_EXIT_OK;
+    case 'o':
+        a->output = arg;
+        return BT_EXIT_OK;
+    case OPT_NO_SAVE:
+        a->save = false;
+        return BT_EXIT_OK;
+    default:
+        return BT_CLI_NOT_MINE;
+    }
+}
+
+/* Fills *a from the command line. Returns BT_CLI_GO_ON, else the exit code. */
 static int parse_args(int argc, char **argv, tune_args *a)
 {
-    /* Its own --layers: repeatable, one network each, and only the sizes. */
-    enum { OPT_LAYERS = BT_CLI_OPT_COMMAND, OPT_BUDGET, OPT_SEED, OPT_NO_SAVE };
     static const struct option options[] = {
         {"layers", required_argument, NULL, OPT_LAYERS},
         {"batch-sizes", required_argument, NULL, 'm'},
@@ -119,6 +160,7 @@ static int parse_args(int argc, char **argv, tune_args *a)
         BT_CLI_OPTION_NO_CACHE,
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
+    static const bt_cli_command command = {CMD, "m:o:d:h", options, print_help, parse_option};
     memset(a, 0, sizeof *a);
     a->budget = DEFAULT_BUDGET;
     a->seed = 1;
@@ -126,55 +168,14 @@ static int parse_args(int argc, char **argv, tune_args *a)
     a->device = bt_cli_device_args_default();
     parse_batch_sizes("10,32,128,512", a->batch_sizes, &a->n_batch_sizes);
 
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "m:o:d:h", options, NULL)) != -1) {
-        if (bt_cli_parse_device_option(opt, optarg, &a->device))
-            continue;
-        switch (opt) {
-        case OPT_LAYERS:
-            if (!add_network(a, optarg))
-                return bt_cli_usage_error(CMD, "--layers '%s': %s", optarg,
-                                          a->n_nets == MAX_NETWORKS ? "too many networks"
-                                                                    : bt_last_error());
-            break;
-        case 'm':
-            if (!parse_batch_sizes(optarg, a->batch_sizes, &a->n_batch_sizes))
-                return bt_cli_usage_error(CMD,
-                                          "--batch-sizes '%s': expected up to %d integers "
-                                          "1..%zu separated by commas, e.g. 10,32,128",
-                                          optarg, MAX_BATCH_SIZES, MAX_BATCH_SIZE);
-            break;
-        case OPT_BUDGET:
-            if (!bt_cli_parse_real(optarg, &a->budget) || a->budget < 0.0 ||
-                a->budget > MAX_BUDGET)
-                return bt_cli_usage_error(CMD, "--budget '%s': expected seconds, 0 .. %.0f",
-                                          optarg, MAX_BUDGET);
-            break;
-        case OPT_SEED:
-            if (!bt_cli_parse_u64(optarg, &a->seed))
-                return bt_cli_usage_error(CMD, "--seed '%s': expected an integer", optarg);
-            break;
-        case 'o':
-            a->output = optarg;
-            break;
-        case OPT_NO_SAVE:
-            a->save = false;
-            break;
-        case 'h':
-            print_help();
-            return BT_EXIT_OK;
-        default:
-            return bt_cli_usage_error(CMD, "unknown option");
-        }
-    }
-    if (bt_cli_reject_extra_args(CMD, argc, argv, optind))
-        return BT_EXIT_USAGE;
+    int code = bt_cli_parse_options(&command, argc, argv, a);
+    if (code != BT_CLI_GO_ON)
+        return code;
     if (a->n_nets == 0)
         for (size_t i = 0; i < sizeof default_networks / sizeof *default_networks; ++i)
             if (!add_network(a, default_networks[i]))
                 return bt_cli_usage_error(CMD, "bad default network %s", default_networks[i]);
-    return -1;
+    return BT_CLI_GO_ON;
 }
 
 /* ----- shapes ----- */
@@ -566,7 +567,7 @@ int bt_cmd_tune_gemm(int argc, char **argv)
 {
     tune_args args;
     int code = parse_args(argc, argv, &args);
-    if (code >= 0)
+    if (code != BT_CLI_GO_ON)
         return code;
     bt_cli_catch_sigint();
     bt_device_opts device_opts = bt_cli_device_opts(&args.device);

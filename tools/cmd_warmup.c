@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "common/clock.h"
 
 static void print_help(void)
 {
@@ -16,24 +17,21 @@ static void print_help(void)
            "  -h, --help        this text\n");
 }
 
+static int parse_option(int opt, const char *arg, void *ctx)
+{
+    return bt_cli_parse_device_option(opt, arg, ctx) ? BT_EXIT_OK : BT_CLI_NOT_MINE;
+}
+
 int bt_cmd_warmup(int argc, char **argv)
 {
     static const struct option options[] = {BT_CLI_OPTION_DEVICE, BT_CLI_OPTION_NO_CACHE,
                                             {"help", no_argument, NULL, 'h'},
                                             {0, 0, 0, 0}};
+    static const bt_cli_command command = {"warmup", "d:h", options, print_help, parse_option};
     bt_cli_device_args device_args = bt_cli_device_args_default();
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "d:h", options, NULL)) != -1) {
-        if (bt_cli_parse_device_option(opt, optarg, &device_args))
-            continue;
-        if (opt != 'h')
-            return bt_cli_usage_error("warmup", "unknown option");
-        print_help();
-        return BT_EXIT_OK;
-    }
-    if (bt_cli_reject_extra_args("warmup", argc, argv, optind))
-        return BT_EXIT_USAGE;
+    int code = bt_cli_parse_options(&command, argc, argv, &device_args);
+    if (code != BT_CLI_GO_ON)
+        return code;
 
     bt_device_opts opts = bt_cli_device_opts(&device_args);
     bt_device *device = NULL;
@@ -60,15 +58,15 @@ int bt_cmd_warmup(int argc, char **argv)
         bt_program_destroy(program);
     }
     if (status == BT_OK) {
-        double start = bt_cli_now();
+        double start = bt_clock_seconds();
         status = bt_gemm_warmup(device, NULL, 0);
-        double gemm_seconds = bt_cli_now() - start;
+        double gemm_seconds = bt_clock_seconds() - start;
         if (status == BT_OK) {
             printf("  %-28s %8.3f s\n", "CLBlast SGEMM (4 transposes)", gemm_seconds);
             printf("  %-28s %8.3f s\n", "total", total + gemm_seconds);
         }
     }
-    int code = status == BT_OK ? BT_EXIT_OK : bt_cli_report("warmup", status, "warm-up failed");
+    code = status == BT_OK ? BT_EXIT_OK : bt_cli_report("warmup", status, "warm-up failed");
     bt_device_destroy(device);
     return code;
 }

@@ -16,6 +16,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/atomic_file.h"
+
 #define CMD "tune"
 
 /* ---- folders and atomic files --------------------------------------------------------------- */
@@ -56,33 +58,30 @@ typedef bool (*write_fn)(FILE *out, const void *data);
 /* Write "<dir>/<name>" through a temporary file in the same folder and rename it into place. */
 static bool write_atomic(const char *dir, const char *name, write_fn write, const void *data)
 {
-    char tmp[4200], final[4200];
-    int n1 = snprintf(tmp, sizeof tmp, "%s/.%s.tmp-XXXXXX", dir, name);
-    int n2 = snprintf(final, sizeof final, "%s/%s", dir, name);
-    if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof tmp || (size_t)n2 >= sizeof final) {
+    char final[4200];
+    int n = snprintf(final, sizeof final, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof final) {
         fprintf(stderr, "batchtune %s: the path of %s in %s is too long\n", CMD, name, dir);
         return false;
     }
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
+    bt_atomic_file f;
+    bt_atomic_step step = bt_atomic_file_open(&f, final);
+    if (step != BT_ATOMIC_OK) {
         fprintf(stderr, "batchtune %s: cannot create a file in %s: %s\n", CMD, dir,
-                strerror(errno));
+                strerror(step == BT_ATOMIC_NO_MEMORY ? ENOMEM : errno));
+        bt_atomic_file_release(&f);
         return false;
     }
-    /* mkstemp makes the file private; results are meant to be shared like any other file. */
-    mode_t mask = umask(0);
-    umask(mask);
-    FILE *out = fdopen(fd, "w");
-    bool ok = out && fchmod(fd, 0666 & ~mask) == 0 && write(out, data);
-    ok = ok && fflush(out) == 0 && !ferror(out) && fsync(fd) == 0;
-    int saved_errno = errno;
-    if (out ? fclose(out) != 0 : close(fd) != 0)
-        ok = false;
-    if (ok && rename(tmp, final) == 0)
+    if (write(f.file, data)) {
+        step = bt_atomic_file_commit(&f, true);
+    } else {
+        bt_atomic_file_abort(&f);
+        step = BT_ATOMIC_WRITE;
+    }
+    bt_atomic_file_release(&f);
+    if (step == BT_ATOMIC_OK)
         return true;
-    saved_errno = errno ? errno : saved_errno;
-    unlink(tmp);
-    fprintf(stderr, "batchtune %s: cannot write %s: %s\n", CMD, final, strerror(saved_errno));
+    fprintf(stderr, "batchtune %s: cannot write %s: %s\n", CMD, final, strerror(errno));
     return false;
 }
 

@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-static uint64_t splitmix64(uint64_t *state)
+uint64_t bt_splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -11,11 +11,13 @@ static uint64_t splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+uint64_t bt_rng_shuffle_seed(uint64_t network_seed) { return bt_splitmix64(&network_seed); }
+
 void bt_rng_init(bt_rng *rng, uint64_t seed, uint64_t stream)
 {
     uint64_t state = seed ^ (stream * 0xd1342543de82ef95ull + 0x632be59bd9b4e019ull);
     for (int i = 0; i < 4; ++i)
-        rng->s[i] = splitmix64(&state);
+        rng->s[i] = bt_splitmix64(&state);
 }
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

@@ -10,6 +10,15 @@ typedef struct bt_rng {
     uint64_t s[4];
 } bt_rng;
 
+/* splitmix64 (Steele, Lea and Flood): advances *state by the golden-ratio increment and returns
+ * its mix. The generator of every fixed pseudo-random value we draw outside bt_rng. */
+uint64_t bt_splitmix64(uint64_t *state);
+
+/* The seed of the epoch shuffles for a network seed: splitmix64's first output from it, so the
+ * shuffle and the initial parameters draw different streams from one seed. `batchtune train` and
+ * the tuner both use it, so that one seed gives the same epoch orders in both. */
+uint64_t bt_rng_shuffle_seed(uint64_t network_seed);
+
 /* A stream for (seed, stream): different streams of one seed are independent. */
 void bt_rng_init(bt_rng *rng, uint64_t seed, uint64_t stream);
 uint64_t bt_rng_next(bt_rng *rng);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/xdg_paths.h"
 #include "gemm/gemm_impl.h"
 
 #define NO_PLATFORM_HINT                                                                        \
@@ -359,15 +360,6 @@ bt_device_opts bt_device_opts_default(void)
     return opts;
 }
 
-static char *join_path(const char *a, const char *b)
-{
-    size_t len = strlen(a) + strlen(b) + 2;
-    char *path = malloc(len);
-    if (path)
-        snprintf(path, len, "%s/%s", a, b);
-    return path;
-}
-
 /* The cache folder: explicit, else $XDG_CACHE_HOME/batchtune, else $HOME/.cache/batchtune. */
 static bt_status resolve_cache_dir(const bt_device_opts *opts, char **out)
 {
@@ -377,13 +369,9 @@ static bt_status resolve_cache_dir(const bt_device_opts *opts, char **out)
     if (opts->cache_dir) {
         *out = strdup(opts->cache_dir);
     } else {
-        const char *xdg = getenv("XDG_CACHE_HOME");
-        const char *home = getenv("HOME");
-        if (xdg && *xdg)
-            *out = join_path(xdg, "batchtune");
-        else if (home && *home)
-            *out = join_path(home, ".cache/batchtune");
-        else
+        bool unset = false;
+        *out = bt_xdg_batchtune_dir(BT_XDG_CACHE, &unset);
+        if (unset)
             return BT_OK; /* nowhere to cache: build every time */
     }
     return *out ? BT_OK : bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "device/device_impl.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "device/kernel_sources.h"
 #include "device/program_cache.h"
@@ -19,13 +19,6 @@ struct bt_program {
 
 /* Largest kernel source file we read from an override folder. */
 #define MAX_SOURCE_BYTES (4u << 20)
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 const char *const *bt_kernel_source_names(void) { return bt_embedded_kernel_names; }
 
@@ -187,7 +180,7 @@ bt_status bt_program_create_from_source(bt_device *dev, const char *name, const 
     if (!name)
         name = "(unnamed)";
     const char *options = build_options ? build_options : "";
-    double start = now_seconds();
+    double start = bt_clock_seconds();
     bt_program_build_info result = {0};
 
     bt_program *prog = calloc(1, sizeof *prog);
@@ -218,7 +211,7 @@ bt_status bt_program_create_from_source(bt_device *dev, const char *name, const 
         if (dev->cache_dir)
             store_in_cache(dev, key, prog->program);
     }
-    result.seconds = now_seconds() - start;
+    result.seconds = bt_clock_seconds() - start;
     if (info)
         *info = result;
     *out = prog;

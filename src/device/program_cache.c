@@ -1,16 +1,15 @@
 /* On-disk cache of built program binaries (format in program_cache.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "common/byte_order.h"
+#include "common/atomic_file.h"
 #include "common/checksum.h"
 #include "device/program_cache.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/error.h"
 
@@ -126,35 +125,19 @@ bt_status bt_program_cache_store(const char *dir, uint64_t key, const uint8_t *b
         return status;
     }
 
-    size_t tmp_len = strlen(path) + 32;
-    char *tmp = malloc(tmp_len);
-    if (!tmp) {
-        free(path);
-        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
-    }
-    /* pid and a per-process counter: concurrent writers never share a temporary file. */
-    static atomic_uint writes;
-    snprintf(tmp, tmp_len, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&writes, 1u));
-
     uint8_t header[HEADER_SIZE] = {0};
     memcpy(header, CACHE_MAGIC, 8);
     bt_put_u64(header + 8, key);
     bt_put_u64(header + 16, size);
     bt_put_u64(header + 24, bt_crc32_update(BT_CRC32_INIT, binary, size));
 
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f && fwrite(header, 1, HEADER_SIZE, f) == HEADER_SIZE &&
-              fwrite(binary, 1, size, f) == size;
-    if (f && fclose(f) != 0)
-        ok = false;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
-    if (!ok) {
+    bt_atomic_part parts[] = {{header, HEADER_SIZE}, {binary, size}};
+    bt_atomic_step step = bt_atomic_write(path, parts, 2);
+    if (step == BT_ATOMIC_NO_MEMORY)
+        status = bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    else if (step != BT_ATOMIC_OK)
         status = bt_fail(BT_ERR_IO, "cannot write program cache file %s: %s", path,
                          strerror(errno));
-        remove(tmp);
-    }
-    free(tmp);
     free(path);
     return status;
 }

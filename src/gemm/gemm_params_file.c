@@ -4,16 +4,16 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "common/atomic_file.h"
 #include "common/checksum.h"
 #include "device/device_impl.h"
 #include "common/error.h"
+#include "common/xdg_paths.h"
 #include "gemm/gemm_impl.h"
 
 #define FORMAT_LINE "batchtune-gemm-tuning 1"
@@ -26,16 +26,14 @@ bt_status bt_gemm_tuning_default_dir(char *buf, size_t size)
 {
     if (!buf || size == 0)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_gemm_tuning_default_dir: no buffer");
-    const char *xdg = getenv("XDG_DATA_HOME");
-    const char *home = getenv("HOME");
-    int n;
-    if (xdg && *xdg)
-        n = snprintf(buf, size, "%s/batchtune", xdg);
-    else if (home && *home)
-        n = snprintf(buf, size, "%s/.local/share/batchtune", home);
-    else
-        return bt_fail(BT_ERR_IO, "no folder for stored GEMM parameters: neither XDG_DATA_HOME "
-                                  "nor HOME is set");
+    bool unset = false;
+    char *dir = bt_xdg_batchtune_dir(BT_XDG_DATA, &unset);
+    if (!dir)
+        return unset ? bt_fail(BT_ERR_IO, "no folder for stored GEMM parameters: neither "
+                                          "XDG_DATA_HOME nor HOME is set")
+                     : bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    int n = snprintf(buf, size, "%s", dir);
+    free(dir);
     if (n < 0 || (size_t)n >= size)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "the data folder path is too long");
     return BT_OK;
@@ -215,26 +213,13 @@ static bt_status write_atomically(const char *path, const char *data, size_t siz
         free(dir);
         BT_TRY(status);
     }
-    size_t tmp_len = strlen(path) + 48;
-    char *tmp = malloc(tmp_len);
-    if (!tmp)
+    bt_atomic_part part = {data, size};
+    bt_atomic_step step = bt_atomic_write(path, &part, 1);
+    if (step == BT_ATOMIC_NO_MEMORY)
         return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
-    /* pid and a per-process counter: concurrent writers never share a temporary file. */
-    static atomic_uint writes;
-    snprintf(tmp, tmp_len, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&writes, 1u));
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f && fwrite(data, 1, size, f) == size;
-    if (f && fclose(f) != 0)
-        ok = false;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
-    bt_status status = BT_OK;
-    if (!ok) {
-        status = bt_fail(BT_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-        remove(tmp);
-    }
-    free(tmp);
-    return status;
+    if (step != BT_ATOMIC_OK)
+        return bt_fail(BT_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    return BT_OK;
 }
 
 bt_status bt_gemm_tuning_save(const bt_device *dev, const bt_gemm_params *params,

@@ -986,8 +986,8 @@ bt_status bt_network_gradient(bt_network *net, const float *x, const int32_t *la
 
 static bt_status check_sgd(const bt_sgd *sgd)
 {
-    if (!sgd || !isfinite(sgd->eta) || sgd->eta <= 0.0f || !isfinite(sgd->lambda) ||
-        sgd->lambda < 0.0f || (sgd->lambda > 0.0f && sgd->n_train == 0))
+    if (!sgd || !bt_sgd_rates_valid(sgd->eta, sgd->lambda) ||
+        (sgd->lambda > 0.0f && sgd->n_train == 0))
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "learning rate must be finite and above 0, "
                                                 "lambda finite and at least 0, and n_train set "
                                                 "when lambda > 0");

@@ -21,9 +21,10 @@
  * max_batch are not stored: the parameters replace the initialisation, and the batch size is the
  * loader's choice.
  *
- * Saving writes "<path>.tmp.<pid>", flushes it to disk and renames it over <path>, so a reader
- * sees the old file or the new one, never half of one. Loading checks the header, the declared
- * sizes against the real file size (before allocating anything they imply), and the checksum.
+ * Saving writes "<path>.tmp.<pid>.<n>", flushes it to disk and renames it over <path>, so a
+ * reader sees the old file or the new one, never half of one. Loading checks the header, the
+ * declared sizes against the real file size (before allocating anything they imply), and the
+ * checksum.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -31,8 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "common/atomic_file.h"
 #include "common/byte_order.h"
 #include "common/checksum.h"
 #include "batchtune.h"
@@ -54,16 +55,14 @@
 /* ----- saving ----- */
 
 typedef struct pf_writer {
-    FILE *file;
-    const char *path;     /* the destination, for messages */
-    const char *tmp_path; /* the file actually written */
+    bt_atomic_file out; /* out.path: the destination; out.tmp_path: the file actually written */
     uint32_t crc;
 } pf_writer;
 
 static bt_status writer_put(pf_writer *w, const uint8_t *data, size_t len, bool checksummed)
 {
-    if (len > 0 && fwrite(data, 1, len, w->file) != len)
-        return bt_fail(BT_ERR_IO, "%s: cannot write %s: %s", w->path, w->tmp_path,
+    if (len > 0 && fwrite(data, 1, len, w->out.file) != len)
+        return bt_fail(BT_ERR_IO, "%s: cannot write %s: %s", w->out.path, w->out.tmp_path,
                        strerror(errno));
     if (checksummed)
         w->crc = bt_crc32_update(w->crc, data, len);
@@ -101,7 +100,7 @@ static bt_status write_params(pf_writer *w, const float *params, size_t count)
     return BT_OK;
 }
 
-/* Everything up to and including the data reaching the disk; closes the file either way. */
+/* The whole file, on disk under its name; the temporary file removed on failure. */
 static bt_status write_file(pf_writer *w, const bt_network_opts *opts, const float *params,
                             size_t count)
 {
@@ -113,19 +112,25 @@ static bt_status write_file(pf_writer *w, const bt_network_opts *opts, const flo
         bt_put_u32(crc, w->crc);
         status = writer_put(w, crc, sizeof crc, false);
     }
-    if (status == BT_OK && fflush(w->file) != 0)
-        status = bt_fail(BT_ERR_IO, "%s: cannot write %s: %s", w->path, w->tmp_path,
-                         strerror(errno));
-    if (status == BT_OK && fsync(fileno(w->file)) != 0)
-        status = bt_fail(BT_ERR_IO, "%s: cannot flush %s to disk: %s", w->path, w->tmp_path,
-                         strerror(errno));
-    int close_failed = fclose(w->file);
-    int close_errno = errno;
-    w->file = NULL;
-    if (status == BT_OK && close_failed != 0)
-        status = bt_fail(BT_ERR_IO, "%s: cannot close %s: %s", w->path, w->tmp_path,
-                         strerror(close_errno));
-    return status;
+    if (status != BT_OK) {
+        bt_atomic_file_abort(&w->out);
+        return status;
+    }
+    const char *path = w->out.path, *tmp_path = w->out.tmp_path;
+    switch (bt_atomic_file_commit(&w->out, true)) {
+    case BT_ATOMIC_OK:
+        return BT_OK;
+    case BT_ATOMIC_SYNC:
+        return bt_fail(BT_ERR_IO, "%s: cannot flush %s to disk: %s", path, tmp_path,
+                       strerror(errno));
+    case BT_ATOMIC_CLOSE:
+        return bt_fail(BT_ERR_IO, "%s: cannot close %s: %s", path, tmp_path, strerror(errno));
+    case BT_ATOMIC_RENAME:
+        return bt_fail(BT_ERR_IO, "%s: cannot rename %s to it: %s", path, tmp_path,
+                       strerror(errno));
+    default:
+        return bt_fail(BT_ERR_IO, "%s: cannot write %s: %s", path, tmp_path, strerror(errno));
+    }
 }
 
 static bt_status check_savable(const bt_network_opts *opts, size_t count)
@@ -163,27 +168,20 @@ bt_status bt_network_save(const bt_network *network, const char *path)
         return status;
     }
 
-    size_t tmp_len = strlen(path) + 32;
-    char *tmp_path = malloc(tmp_len);
-    if (!tmp_path) {
-        free(params);
-        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "%s: cannot allocate a path", path);
-    }
-    snprintf(tmp_path, tmp_len, "%s.tmp.%ld", path, (long)getpid());
-
-    pf_writer w = {fopen(tmp_path, "wb"), path, tmp_path, 0};
-    if (!w.file) {
-        status = bt_fail(BT_ERR_IO, "%s: cannot create %s: %s", path, tmp_path, strerror(errno));
-    } else {
-        w.crc = BT_CRC32_INIT;
+    pf_writer w = {.crc = BT_CRC32_INIT};
+    switch (bt_atomic_file_open(&w.out, path)) {
+    case BT_ATOMIC_OK:
         status = write_file(&w, opts, params, count);
-        if (status == BT_OK && rename(tmp_path, path) != 0)
-            status = bt_fail(BT_ERR_IO, "%s: cannot rename %s to it: %s", path, tmp_path,
-                             strerror(errno));
-        if (status != BT_OK)
-            remove(tmp_path);
+        break;
+    case BT_ATOMIC_NO_MEMORY:
+        status = bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "%s: cannot allocate a path", path);
+        break;
+    default:
+        status = bt_fail(BT_ERR_IO, "%s: cannot create %s: %s", path, w.out.tmp_path,
+                         strerror(errno));
+        break;
     }
-    free(tmp_path);
+    bt_atomic_file_release(&w.out);
     free(params);
     return status;
 }

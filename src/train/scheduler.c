@@ -74,7 +74,7 @@ static bt_status check_opts(const bt_network *net, size_t count, const bt_schedu
     *sgd = opts->sgd;
     if (sgd->n_train == 0)
         sgd->n_train = count;
-    if (!(sgd->eta > 0.0f) || sgd->eta > 1e30f || !(sgd->lambda >= 0.0f) || sgd->lambda > 1e30f)
+    if (!bt_sgd_rates_valid(sgd->eta, sgd->lambda))
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "learning rate %g and L2 strength %g: eta must "
                                                 "be finite and above 0, lambda finite and >= 0",
                        (double)sgd->eta, (double)sgd->lambda);

@@ -5,17 +5,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "tune/tuner_impl.h"
-
-double bt_tuner_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- learning-rate rules and names ----------------------------------------------------------- */
 
@@ -134,8 +127,8 @@ static bt_status validate_candidates(const bt_tuner_opts *o, size_t train_count)
             if (o->batch_sizes[j] == m)
                 return bt_fail(BT_ERR_INVALID_ARGUMENT, "batch size %zu is listed twice", m);
         double eta = bt_lr_rule_eta(o->rule, o->eta_ref, o->m_ref, m);
-        /* The scheduler's own limits: above 0 as a float, at most 1e30. */
-        if (!(eta > 0.0) || !((float)eta > 0.0f) || !(eta <= 1e30))
+        /* The scheduler's own limits. */
+        if (!bt_sgd_rates_valid(eta, 0.0))
             return bt_fail(BT_ERR_INVALID_ARGUMENT,
                            "the learning rate for batch size %zu is %g: it must be above 0 as "
                            "a 32-bit float and at most 1e30",
@@ -155,7 +148,7 @@ bt_status bt_tuner_opts_validate(const bt_tuner_opts *o, size_t train_count)
         return bt_fail(BT_ERR_INVALID_ARGUMENT,
                        "eta_ref %g at m_ref %zu: eta_ref must be finite and above 0, m_ref >= 1",
                        o->eta_ref, o->m_ref);
-    if (!(isfinite(o->lambda) && o->lambda >= 0.0 && o->lambda <= 1e30))
+    if (!bt_sgd_rates_valid(1.0, o->lambda)) /* lambda within the scheduler's limits */
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "lambda %g: must be finite and >= 0", o->lambda);
     if (!in_range(o->target_accuracy, 0.0, 1.0))
         return bt_fail(BT_ERR_INVALID_ARGUMENT,
@@ -465,7 +458,7 @@ static void finish(bt_tuner_context *ctx)
         bt_candidate_summarise(cand, s->reference_step_seconds);
     }
     bt_tuner_rank(r);
-    s->total_seconds = bt_tuner_now() - ctx->start_time;
+    s->total_seconds = bt_clock_seconds() - ctx->start_time;
 }
 
 bt_status bt_tuner_run(bt_device *device, const bt_dataset *train, const bt_dataset *validation,
@@ -481,7 +474,7 @@ bt_status bt_tuner_run(bt_device *device, const bt_dataset *train, const bt_data
 
     bt_tuner_context ctx;
     memset(&ctx, 0, sizeof ctx);
-    ctx.start_time = bt_tuner_now();
+    ctx.start_time = bt_clock_seconds();
     ctx.opts = opts;
     ctx.device = device;
     ctx.result = result_create(opts);

@@ -39,9 +39,6 @@ typedef struct bt_tuner_context {
     bool cancelled;
 } bt_tuner_context;
 
-/* Monotonic wall-clock seconds. */
-double bt_tuner_now(void);
-
 /* tuner_trial.c */
 /* Network with the trial's seed, warm-up and step timing outside the clock, the initial weights
  * restored, a scheduler, and the evaluation at 0 s. */

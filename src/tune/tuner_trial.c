@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/error.h"
+#include "common/rng.h"
 #include "tune/tuner_impl.h"
 
 /* A slice never runs longer than this, so that a cancel is noticed within about this long. */
@@ -34,16 +36,6 @@ static bool cancel_requested(bt_tuner_context *ctx)
     return ctx->opts->cancel && ctx->opts->cancel(ctx->opts->user);
 }
 
-/* The shuffle's seed: splitmix64's finaliser of the network seed (as `batchtune train` does), so
- * the two streams differ while every m of one seed sees the same epoch orders. */
-static uint64_t shuffle_seed(uint64_t seed)
-{
-    uint64_t z = seed + 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static bt_scheduler_opts scheduler_opts(const bt_tuner_opts *o, size_t m, double eta,
                                         uint64_t seed)
 {
@@ -52,7 +44,7 @@ static bt_scheduler_opts scheduler_opts(const bt_tuner_opts *o, size_t m, double
     s.sgd.eta = (float)eta;
     s.sgd.lambda = (float)o->lambda;
     s.sgd.n_train = 0; /* the training-set size */
-    s.seed = shuffle_seed(seed);
+    s.seed = bt_rng_shuffle_seed(seed); /* every m of one seed sees the same epoch orders */
     return s;
 }
 
@@ -64,9 +56,9 @@ static bt_status time_steps(bt_scheduler *scheduler, double min_seconds, size_t 
     size_t group = 1, steps = 0;
     double total = 0.0;
     for (;;) {
-        double start = bt_tuner_now();
+        double start = bt_clock_seconds();
         BT_TRY(bt_scheduler_run(scheduler, group));
-        total += bt_tuner_now() - start;
+        total += bt_clock_seconds() - start;
         steps += group;
         if (total >= min_seconds || steps >= max_steps)
             break;
@@ -190,7 +182,7 @@ static void report_progress(bt_tuner_context *ctx, size_t c, size_t k, size_t st
     p.accuracy = t->final_accuracy;
     p.best_accuracy = t->best_accuracy;
     p.evaluations = ctx->evaluations;
-    p.elapsed_seconds = bt_tuner_now() - ctx->start_time;
+    p.elapsed_seconds = bt_clock_seconds() - ctx->start_time;
     ctx->opts->progress(&p, ctx->opts->user);
 }
 
@@ -271,9 +263,9 @@ static size_t slice_steps(double now, double goal, double step_estimate)
 static bt_status run_slice(bt_tuner_trial *t, bt_trial_state *s, double goal)
 {
     size_t steps = slice_steps(t->train_seconds, goal, s->step_estimate);
-    double start = bt_tuner_now();
+    double start = bt_clock_seconds();
     BT_TRY(bt_scheduler_run(s->scheduler, steps));
-    double seconds = bt_tuner_now() - start;
+    double seconds = bt_clock_seconds() - start;
     t->train_seconds += seconds;
     t->steps += steps;
     t->examples_seen = bt_scheduler_examples_seen(s->scheduler);

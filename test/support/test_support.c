@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "common/rng.h"
+
 void bt_test_require_opencl(void)
 {
     cl_uint platforms = 0;
@@ -60,10 +62,7 @@ bt_test_rng bt_test_rng_make(uint64_t seed)
 
 uint64_t bt_test_rng_next(bt_test_rng *rng)
 {
-    uint64_t z = (rng->state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return bt_splitmix64(&rng->state);
 }
 
 double bt_test_rng_uniform(bt_test_rng *rng, double lo, double hi)

@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "device/device_impl.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "gemm/gemm_impl.h"
 #include "gemm/tuning/gemm_search_impl.h"
@@ -78,13 +78,6 @@ typedef struct search {
     const char *stage;
     char stage_text[96];
 } search;
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static uint64_t volume(const bt_gemm_shape *s)
 {
@@ -180,7 +173,7 @@ static bt_status create_trials(search *s)
 
 /* ---- progress ------------------------------------------------------------------------------- */
 
-static double elapsed(const search *s) { return now_seconds() - s->start; }
+static double elapsed(const search *s) { return bt_clock_seconds() - s->start; }
 
 /* false: the caller asked to stop. */
 static bool report(search *s)
@@ -660,9 +653,9 @@ static bt_status run_step(search *s, size_t t, size_t runs)
 /* Wall-clock seconds per run of step t over `runs` runs back to back. */
 static bt_status time_step(search *s, size_t t, size_t runs, double *seconds)
 {
-    double start = now_seconds();
+    double start = bt_clock_seconds();
     BT_TRY(run_step(s, t, runs));
-    *seconds = (now_seconds() - start) / (double)runs;
+    *seconds = (bt_clock_seconds() - start) / (double)runs;
     return BT_OK;
 }
 
@@ -948,7 +941,7 @@ bt_status bt_gemm_tune(bt_device *dev, const bt_gemm_tune_opts *opts, bt_gemm_tu
     s->opts = opts;
     s->n = opts->n_shapes;
     s->result = out;
-    s->start = now_seconds();
+    s->start = bt_clock_seconds();
     s->rng = opts->seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
     if (s->rng == 0)
         s->rng = 1;

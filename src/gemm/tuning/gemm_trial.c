@@ -10,29 +10,20 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "device/device_impl.h"
+#include "common/clock.h"
 #include "common/error.h"
+#include "common/rng.h"
 #include "gemm/tuning/gemm_search_impl.h"
 
 /* Calls per timed round: enough for ROUND_SECONDS. */
 #define ROUND_SECONDS 0.01
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* splitmix64, mapped to [-1, 1). */
 static float next_uniform(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
+    uint64_t z = bt_splitmix64(state);
     return (float)((double)(z >> 40) / (double)(1ull << 23) - 1.0);
 }
 
@@ -156,11 +147,11 @@ bt_status bt_gemm_trial_check(bt_device *dev, bt_gemm_trial *t)
 /* Wall-clock seconds per call over `calls` calls enqueued back to back. */
 static bt_status time_calls(bt_device *dev, bt_gemm_trial *t, size_t calls, double *seconds)
 {
-    double start = now_seconds();
+    double start = bt_clock_seconds();
     for (size_t i = 0; i < calls; ++i)
         BT_TRY(run(dev, t));
     BT_TRY(bt_device_finish(dev));
-    *seconds = (now_seconds() - start) / (double)calls;
+    *seconds = (bt_clock_seconds() - start) / (double)calls;
     return BT_OK;
 }
 

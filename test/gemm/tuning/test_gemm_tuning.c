@@ -17,6 +17,7 @@
 
 #include "batchtune_gemm_tuning.h"
 #include "common/checksum.h"
+#include "common/clock.h"
 #include "device/device_impl.h"
 #include "gemm/gemm_impl.h"
 #include "gemm/tuning/gemm_search_impl.h"
@@ -558,17 +559,10 @@ typedef struct fake_steps {
     size_t runs[2];
 } fake_steps;
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void busy_wait(double seconds)
 {
-    double end = now_seconds() + seconds;
-    while (now_seconds() < end) {
+    double end = bt_clock_seconds() + seconds;
+    while (bt_clock_seconds() < end) {
     }
 }
 
