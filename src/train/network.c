@@ -696,22 +696,30 @@ bt_status bt_network_use_tiles(bt_network *net, const bt_dense_tiles *tiles)
     return create_kernel_table(net);
 }
 
-/* The rule when nothing was measured: fused kernels wherever the product is thin (few outputs,
- * or few rows summed), CLBlast for the large products where a tuned GEMM library wins. On a CPU
- * every product of these networks is thin enough (tune-gemm measures it); on GPUs only the
- * thin ones go fused. */
+/* GPUs: the largest product (2 m n k FLOPs) the fused kernels take. Measured on an H200 (README):
+ * they win below it, where CLBlast's launches and padding cost more than the arithmetic, and
+ * lose above it, where CLBlast's tiled kernels use the device far better. */
+#define BT_FUSED_GPU_MAX_FLOPS 16e6
+
+/* On a CPU (PoCL) the fused kernels beat CLBlast on every product of these networks (README); on
+ * other devices they take the small products. */
+bool bt_fused_rule(bt_device_type type, bt_layer_op op, const size_t *n, size_t l, size_t m)
+{
+    if (type == BT_DEVICE_CPU)
+        return true;
+    double depth = op == BT_OP_BACKWARD ? (double)n[l] : op == BT_OP_UPDATE ? (double)m
+                                                                           : (double)n[l - 1];
+    double outputs = op == BT_OP_UPDATE ? (double)n[l] * (double)n[l - 1]
+                     : op == BT_OP_FORWARD ? (double)m * (double)n[l]
+                                           : (double)m * (double)n[l - 1];
+    return 2.0 * outputs * depth <= BT_FUSED_GPU_MAX_FLOPS;
+}
+
 bool bt_network_uses_fused(const bt_network *net, bt_layer_op op, size_t l, size_t m)
 {
     if (net->opts.engine != BT_ENGINE_AUTO)
         return net->opts.engine == BT_ENGINE_FUSED;
-    if (net->device->info.type == BT_DEVICE_CPU)
-        return true;
-    const size_t *n = net->opts.sizes;
-    size_t rows = op == BT_OP_UPDATE ? n[l] : m;
-    size_t cols = op == BT_OP_FORWARD ? n[l] : n[l - 1];
-    size_t depth = op == BT_OP_FORWARD ? n[l - 1] : op == BT_OP_BACKWARD ? n[l] : m;
-    size_t thinnest = rows < cols ? rows : cols;
-    return thinnest <= 32 || depth <= 32;
+    return bt_fused_rule(net->device->info.type, op, net->opts.sizes, l, m);
 }
 
 /* Every buffer is zero-filled once, which touches all its pages. CLBlast's padding kernels read

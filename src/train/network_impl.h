@@ -127,8 +127,11 @@ void bt_network_profile_add(bt_network *net, bt_profile_kind kind, cl_event even
  * output_delta, output_evaluate, output_activate), whose extra arguments are set here. */
 bt_status bt_network_enqueue_forward(bt_network *net, size_t m, cl_kernel output_kernel);
 
-/* Whether a product of layer l at batch size m runs on the fused kernels (else on CLBlast). */
+/* Whether a product of layer l at batch size m runs on the fused kernels (else on CLBlast): the
+ * network's engine, or with BT_ENGINE_AUTO the rule for the device's type and the product's
+ * shape (layer sizes n[0..L]). */
 bool bt_network_uses_fused(const bt_network *net, bt_layer_op op, size_t l, size_t m);
+bool bt_fused_rule(bt_device_type type, bt_layer_op op, const size_t *n, size_t l, size_t m);
 
 /* One SGD step on the batch in act[0] / labels: forward, backward, update. */
 bt_status bt_network_enqueue_step(bt_network *net, size_t m, const bt_sgd *sgd);

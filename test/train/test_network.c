@@ -690,6 +690,27 @@ static void test_network_buffers_are_touched_at_creation(void **state)
     bt_network_destroy(net);
 }
 
+/* The rule without a measurement: everything fused on a CPU; on a GPU the products of at most
+ * 16 MFLOP (2 m n k), so small batches fused and the wide network's large products on CLBlast. */
+static void test_auto_engine_rule(void **state)
+{
+    (void)state;
+    static const size_t book[] = {784, 30, 10}, wide[] = {784, 256, 128, 10};
+    for (size_t m = 1; m <= 8192; m *= 2)
+        for (size_t l = 1; l <= 2; ++l)
+            assert_true(bt_fused_rule(BT_DEVICE_CPU, BT_OP_UPDATE, book, l, m));
+    /* 2 * 128 * 30 * 784 = 6.0e6, 2 * 512 * 30 * 784 = 24.1e6 */
+    assert_true(bt_fused_rule(BT_DEVICE_GPU, BT_OP_FORWARD, book, 1, 128));
+    assert_false(bt_fused_rule(BT_DEVICE_GPU, BT_OP_FORWARD, book, 1, 512));
+    assert_false(bt_fused_rule(BT_DEVICE_GPU, BT_OP_UPDATE, book, 1, 512));
+    assert_true(bt_fused_rule(BT_DEVICE_GPU, BT_OP_BACKWARD, book, 2, 8192)); /* 2*8192*30*10 */
+    /* wide, m = 128: 51e6 for layer 1, 8.4e6 for layer 2, 0.3e6 for layer 3 */
+    assert_false(bt_fused_rule(BT_DEVICE_GPU, BT_OP_FORWARD, wide, 1, 128));
+    assert_true(bt_fused_rule(BT_DEVICE_GPU, BT_OP_FORWARD, wide, 2, 128));
+    assert_true(bt_fused_rule(BT_DEVICE_GPU, BT_OP_UPDATE, wide, 3, 128));
+    assert_true(bt_fused_rule(BT_DEVICE_ACCELERATOR, BT_OP_BACKWARD, wide, 2, 32));
+}
+
 static int use_fused(void **state)
 {
     (void)state;
@@ -720,6 +741,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         BT_NETWORK_TESTS(use_fused),
         BT_NETWORK_TESTS(use_clblast),
+        cmocka_unit_test(test_auto_engine_rule),
         cmocka_unit_test(test_initialisation_is_seeded_and_scaled),
         cmocka_unit_test(test_invalid_configurations_are_rejected),
         cmocka_unit_test(test_bad_batches_are_rejected),
