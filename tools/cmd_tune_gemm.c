@@ -292,6 +292,9 @@ static bt_status step_runner_create(const tune_args *a, bt_device *device, step_
         for (size_t j = 0; j < a->n_batch_sizes && status == BT_OK; ++j) {
             size_t m = a->batch_sizes[j];
             bt_network_opts opts = *net;
+            /* The check is of CLBlast's parameters: its steps run on CLBlast, whatever the
+             * engine training would choose. */
+            opts.engine = BT_ENGINE_CLBLAST;
             bt_scheduler_opts sched;
             bt_timed_step_opts(m, &opts, &sched);
             status = bt_network_create(device, &opts, &r->networks[r->count]);
