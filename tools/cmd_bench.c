@@ -2,13 +2,16 @@
  * against the same step's GEMMs run alone, so that the cost of everything that is not a GEMM
  * (our kernels, batch assembly, host enqueueing, waiting) shows as a ratio. Steps and GEMMs alone
  * are timed in alternating rounds so that both see the same machine load. One row per batch
- * size, printed as soon as it is measured; Ctrl-C stops between measurements and keeps them. */
+ * size, printed as soon as it is measured; Ctrl-C stops between measurements and keeps them.
+ * The steps run on synthetic data, or with --data on the training split that train loads, fed by
+ * the same scheduler (shuffled each epoch, batches gathered on the device). */
 #define _POSIX_C_SOURCE 200809L
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "batchtune_gemm_tuning.h"
@@ -45,8 +48,11 @@ static void print_help(void)
     printf("usage: batchtune bench [options]\n\n"
            "Time training steps per batch size on a device and compare each step with the same\n"
            "GEMMs run alone. Data is a synthetic random dataset of max(%d, largest m) examples\n"
-           "already on the device (a step's cost does not depend on the values); every step has\n"
-           "exactly m examples. Per batch size m: warm up, then R rounds of timing the steps\n"
+           "already on the device (a step's cost does not depend on the values), or with --data\n"
+           "the training split that 'batchtune train' uses, uploaded to the device and fed by\n"
+           "the same scheduler: shuffled each epoch, each batch gathered on the device. Every\n"
+           "step has exactly m examples (an epoch's last partial batch is skipped, as with\n"
+           "train --drop-last). Per batch size m: warm up, then R rounds of timing the steps\n"
            "and the GEMMs alone in turn, at least S seconds each; medians are shown.\n\n"
            "network:\n"
            "      --layers LIST        units per layer, input first (default 784,30,10)\n"
@@ -56,6 +62,12 @@ static void print_help(void)
            "                           log-likelihood (softmax output) (default quadratic)\n"
            "      --engine E           what computes the layers' products: auto, fused (our\n"
            "                           fused kernels), clblast (default auto)\n"
+           "data:\n"
+           "      --data DIR           time steps on the training split of this folder of\n"
+           "                           MNIST-format IDX files (as train and tune read it)\n"
+           "                           instead of synthetic data\n"
+           "      --validation N       with --data: the last N training images are the\n"
+           "                           validation set, left out as train does (default %d)\n"
            "measurement:\n"
            "  -m, --batch-sizes LIST   batch sizes to time (default\n"
            "                           " DEFAULT_BATCH_SIZES ")\n"
@@ -70,8 +82,8 @@ static void print_help(void)
            "      --no-gemm-tuning     use CLBlast's own GEMM parameters, not the device's\n"
            "                           stored ones (batchtune tune-gemm)\n"
            "  -h, --help               this text\n\n"
-           "The header gives the device's measured peak (an FMA-throughput kernel and a\n"
-           "buffer copy) and which GEMM parameters are in use.\n\n"
+           "The header names the data and the engine, and gives the device's measured peak\n"
+           "(an FMA-throughput kernel and a buffer copy) and which GEMM parameters are in use.\n\n"
            "columns:\n"
            "  step ms       wall-clock time of one training step (steps enqueued ahead, as in\n"
            "                training)\n"
@@ -86,8 +98,9 @@ static void print_help(void)
            "                enqueueing (the device's own threads do not count)\n\n"
            "Ctrl-C stops after the current measurement, keeps the rows printed and exits with\n"
            "status 130; a second Ctrl-C ends at once.\n"
-           "Exit status: 0 done, 1 failure, 2 bad command line, 130 interrupted.\n",
-           BT_TIMED_STEPS_MIN_EXAMPLES);
+           "Exit status: 0 done, 1 failure (including data that cannot be loaded), 2 bad\n"
+           "command line, 130 interrupted.\n",
+           BT_TIMED_STEPS_MIN_EXAMPLES, BT_DEFAULT_VALIDATION_COUNT);
 }
 
 /* ----- strict option parsing ----- */
@@ -99,6 +112,10 @@ static bool parse_batch_sizes(const char *text, size_t *sizes, size_t *count)
 
 typedef struct bench_args {
     bt_network_opts net;
+    const char *layers_text; /* as given, for the messages about the data's shape */
+    const char *data_dir;    /* NULL: synthetic data */
+    size_t validation;       /* with data_dir: images held out of the training split */
+    bool validation_given;
     size_t batch_sizes[MAX_BATCH_SIZES];
     size_t n_batch_sizes;
     double seconds;
@@ -107,7 +124,7 @@ typedef struct bench_args {
     bool streaming; /* also time streamed data (the data-modes table) */
 } bench_args;
 
-enum { OPT_SECONDS = BT_CLI_OPT_COMMAND, OPT_REPEATS, OPT_NO_STREAMING };
+enum { OPT_SECONDS = BT_CLI_OPT_COMMAND, OPT_REPEATS, OPT_NO_STREAMING, OPT_DATA, OPT_VALIDATION };
 
 /* Parses one option into *a (a bt_cli_option_fn). */
 static int parse_option(int opt, const char *arg, void *ctx)
@@ -115,6 +132,8 @@ static int parse_option(int opt, const char *arg, void *ctx)
     bench_args *a = ctx;
     if (bt_cli_parse_device_option(opt, arg, &a->device))
         return BT_EXIT_OK;
+    if (opt == BT_CLI_OPT_LAYERS)
+        a->layers_text = arg;
     int code = bt_cli_parse_network_option(CMD, opt, arg, &a->net);
     if (code != BT_CLI_NOT_MINE)
         return code;
@@ -143,6 +162,16 @@ static int parse_option(int opt, const char *arg, void *ctx)
     case OPT_NO_STREAMING:
         a->streaming = false;
         return BT_EXIT_OK;
+    case OPT_DATA:
+        if (!*arg)
+            return bt_cli_usage_error(CMD, "--data needs a folder");
+        a->data_dir = arg;
+        return BT_EXIT_OK;
+    case OPT_VALIDATION:
+        if (!bt_cli_parse_size(arg, 1, &a->validation))
+            return bt_cli_usage_error(CMD, "--validation '%s': expected an integer >= 1", arg);
+        a->validation_given = true;
+        return BT_EXIT_OK;
     default:
         return BT_CLI_NOT_MINE;
     }
@@ -158,12 +187,16 @@ static int parse_args(int argc, char **argv, bench_args *a)
                                             BT_CLI_OPTION_DEVICE,
                                             BT_CLI_OPTION_NO_CACHE,
                                             {"no-streaming", no_argument, NULL, OPT_NO_STREAMING},
+                                            {"data", required_argument, NULL, OPT_DATA},
+                                            {"validation", required_argument, NULL, OPT_VALIDATION},
                                             BT_CLI_OPTION_NO_GEMM_TUNING,
                                             {"help", no_argument, NULL, 'h'},
                                             {0, 0, 0, 0}};
     static const bt_cli_command command = {CMD, "m:d:h", options, print_help, parse_option};
     memset(a, 0, sizeof *a);
     a->net = bt_network_opts_default();
+    a->layers_text = "784,30,10";
+    a->validation = BT_DEFAULT_VALIDATION_COUNT;
     /* Scaled initialisation keeps every activation away from saturation (and relu networks from
      * overflowing), so that no step runs on denormals or infinities. */
     a->net.init = BT_INIT_SCALED;
@@ -176,6 +209,8 @@ static int parse_args(int argc, char **argv, bench_args *a)
     int code = bt_cli_parse_options(&command, argc, argv, a);
     if (code != BT_CLI_GO_ON)
         return code;
+    if (a->validation_given && !a->data_dir)
+        return bt_cli_usage_error(CMD, "--validation needs --data");
     if (bt_network_opts_validate(&a->net) != BT_OK)
         return bt_cli_usage_error(CMD, "%s", bt_last_error());
     return BT_CLI_GO_ON;
@@ -507,17 +542,42 @@ static bt_status bench_one(const bench_args *a, bt_device *device, const bt_data
 
 /* ----- output ----- */
 
-/* "784,30,10" */
+/* The data folder's name: "Fashion-MNIST" or "MNIST" for the folders that hold them
+ * (".../fashion-mnist", ".../mnist"), else the folder as given. */
+static const char *data_name(const char *dir)
+{
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        --len;
+    size_t start = len;
+    while (start > 0 && dir[start - 1] != '/')
+        --start;
+    static const struct {
+        const char *folder, *name;
+    } known[] = {{"fashion-mnist", "Fashion-MNIST"}, {"mnist", "MNIST"}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; ++i)
+        if (len - start == strlen(known[i].folder) &&
+            strncasecmp(dir + start, known[i].folder, len - start) == 0)
+            return known[i].name;
+    return dir;
+}
+
 static void print_header(const bench_args *a, const bt_device *device, size_t examples,
                          const bt_device_peak *peak)
 {
     const bt_device_info *info = bt_device_get_info(device);
-    char sizes[256];
-    printf("device: %s (%s); network %s, hidden %s, output %s, cost %s; %zu synthetic "
-           "examples; medians of %zu x >= %g s\n",
+    char sizes[256], data[1024];
+    if (a->data_dir)
+        /* The main table's steps read device-resident data (the streaming table: streamed). */
+        snprintf(data, sizeof data, "%s training split, %zu examples, %s", data_name(a->data_dir),
+                 examples, bt_data_mode_str(BT_DATA_RESIDENT));
+    else
+        snprintf(data, sizeof data, "%zu synthetic examples", examples);
+    printf("device: %s (%s); network %s, hidden %s, output %s, cost %s, engine %s; %s; medians "
+           "of %zu x >= %g s\n",
            info->name, info->platform_name, bt_cli_format_sizes(&a->net, sizes, sizeof sizes),
            bt_activation_str(a->net.hidden), bt_activation_str(a->net.output),
-           bt_cost_str(a->net.cost), examples, a->repeats, a->seconds);
+           bt_cost_str(a->net.cost), bt_engine_str(a->net.engine), data, a->repeats, a->seconds);
     printf("measured peak: FMA %.1f GFLOP/s, copy %.1f GB/s; GEMM parameters: %s\n",
            peak->fma_gflops, peak->copy_gbps,
            bt_device_gemm_tuning_state(device) == BT_GEMM_TUNING_APPLIED
@@ -568,7 +628,7 @@ static void print_modes(const bench_row *rows, size_t count)
 /* Device, data and scratch arrays shared by every batch size. */
 typedef struct bench_run {
     bt_device *device;
-    bt_dataset *dataset;     /* host copy: what the streaming scheduler reads */
+    bt_dataset *dataset; /* host copy, synthetic or loaded: what the streaming scheduler reads */
     bt_device_data *data;
     double *samples; /* 5 x repeats: step wall and CPU, GEMM-alone wall, streamed wall and CPU */
     bench_row *rows; /* one per batch size, for the data-modes table */
@@ -583,10 +643,37 @@ static void bench_run_destroy(bench_run *r)
     free(r->rows);
 }
 
-/* Random examples on the device, as many as the largest batch needs (at least
- * BT_TIMED_STEPS_MIN_EXAMPLES). */
+/* --data: the training split as train loads it (before the device is opened, so that a wrong
+ * folder fails at once), checked against the network and the batch sizes. Returns BT_CLI_GO_ON
+ * or the exit code. */
+static int load_data(const bench_args *a, bench_run *r)
+{
+    bt_status status =
+        bt_dataset_load_mnist_dir(a->data_dir, a->validation, &r->dataset, NULL, NULL);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot load the data");
+    int code = bt_cli_check_layers_fit(CMD, a->layers_text, &a->net, a->data_dir, r->dataset);
+    if (code != BT_EXIT_OK)
+        return code;
+    size_t count = bt_dataset_count(r->dataset);
+    for (size_t i = 0; i < a->n_batch_sizes; ++i)
+        if (a->batch_sizes[i] > count)
+            return bt_cli_usage_error(CMD,
+                                      "batch size %zu is larger than the %zu training examples; "
+                                      "choose smaller ones with --batch-sizes",
+                                      a->batch_sizes[i], count);
+    return BT_CLI_GO_ON;
+}
+
+/* The training data on the device: the loaded split uploaded once (what a resident scheduler
+ * reads, as in train), or random examples, as many as the largest batch needs (at least
+ * BT_TIMED_STEPS_MIN_EXAMPLES). *examples gets the count. */
 static bt_status create_data(const bench_args *a, bench_run *r, size_t *examples)
 {
+    if (a->data_dir) {
+        *examples = bt_dataset_count(r->dataset);
+        return bt_device_data_create(r->device, r->dataset, &r->data);
+    }
     return bt_synthetic_data_create(r->device, &a->net, a->batch_sizes, a->n_batch_sizes,
                                     &r->dataset, &r->data, examples);
 }
@@ -603,12 +690,17 @@ int bt_cmd_bench(int argc, char **argv)
 
     bench_run run;
     memset(&run, 0, sizeof run);
-    bt_device_opts device_opts = bt_cli_device_opts(&args.device);
-    bt_status status = bt_device_create(&device_opts, &run.device);
-    if (status != BT_OK)
-        code = bt_cli_report(CMD, status, "cannot open the OpenCL device");
-    else
-        bt_cli_report_gemm_tuning(CMD, run.device, false);
+    if (args.data_dir)
+        code = load_data(&args, &run);
+    bt_status status = BT_OK;
+    if (code < 0) {
+        bt_device_opts device_opts = bt_cli_device_opts(&args.device);
+        status = bt_device_create(&device_opts, &run.device);
+        if (status != BT_OK)
+            code = bt_cli_report(CMD, status, "cannot open the OpenCL device");
+        else
+            bt_cli_report_gemm_tuning(CMD, run.device, false);
+    }
 
     bt_device_peak peak;
     if (code < 0) {
@@ -631,7 +723,9 @@ int bt_cmd_bench(int argc, char **argv)
         if (status == BT_ERR_OUT_OF_HOST_MEMORY)
             bt_clear_error();
         if (status != BT_OK)
-            code = bt_cli_report(CMD, status, "cannot create the synthetic dataset");
+            code = bt_cli_report(CMD, status,
+                                 args.data_dir ? "cannot upload the training data to the device"
+                                               : "cannot create the synthetic dataset");
     }
 
     size_t rows = 0;

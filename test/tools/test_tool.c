@@ -160,6 +160,56 @@ static void test_train_then_eval_a_saved_network(void **state)
     free(dir);
 }
 
+/* bench --data: steps on the training split that train would load, named in the header; a
+ * folder that cannot be loaded fails before any device work. */
+static void test_bench_on_a_data_folder(void **state)
+{
+    (void)state;
+    char *dir = bt_test_make_toy_mnist("bt-test-bench-data", 300, 0);
+    char args[1024], header[1200];
+    snprintf(args, sizeof args,
+             "bench --data '%s' --validation 100 --layers 16,10 -m 4 --repeats 1 --seconds 0.05 "
+             "--no-streaming",
+             dir);
+    expect_exit(NULL, args, 0);
+    /* The toy folder has no known dataset name: the header gives the folder. */
+    snprintf(header, sizeof header, "%s training split, 200 examples, resident", dir);
+    assert_output_contains(header);
+    assert_output_contains("engine auto");
+    assert_null(strstr(output, "synthetic"));
+    assert_output_contains("\n      4 "); /* the row of m = 4 */
+    assert_null(strstr(output, "streamed"));
+
+    /* The streaming table reads the same split from the host. */
+    snprintf(args, sizeof args,
+             "bench --data '%s' --validation 100 --layers 16,10 --engine clblast -m 4 "
+             "--repeats 1 --seconds 0.05",
+             dir);
+    expect_exit(NULL, args, 0);
+    assert_output_contains("engine clblast");
+    assert_output_contains("streamed st/s");
+
+    /* The checks train makes: the network must fit the images, every m the split. */
+    snprintf(args, sizeof args, "bench --data '%s' --validation 100 --layers 15,10 -m 4", dir);
+    expect_exit(NULL, args, 2);
+    assert_output_contains("the input layer has 15 units but the images");
+    snprintf(args, sizeof args, "bench --data '%s' --validation 100 --layers 16,10 -m 4,201",
+             dir);
+    expect_exit(NULL, args, 2);
+    assert_output_contains("batch size 201 is larger than the 200 training examples");
+    expect_exit(NULL, "bench --validation 100", 2);
+    assert_output_contains("--validation needs --data");
+
+    /* A missing folder: the loader's message, and no device opened (no header, no peak). */
+    expect_exit(NULL, "bench --data /nonexistent -m 4 --repeats 1 --seconds 0.05", 1);
+    assert_output_contains("cannot load the data");
+    assert_output_contains("/nonexistent");
+    assert_null(strstr(output, "device:"));
+    assert_null(strstr(output, "measured peak"));
+    bt_test_remove_tree(dir);
+    free(dir);
+}
+
 static int make_cache_dir(void **state)
 {
     *state = bt_test_make_tmpdir("bt-tool-xdg");
@@ -202,6 +252,7 @@ int main(void)
         cmocka_unit_test_teardown(test_devices_lists_the_devices, free_output),
         cmocka_unit_test_teardown(test_warmup_with_an_unknown_device_fails, free_output),
         cmocka_unit_test_teardown(test_train_then_eval_a_saved_network, free_output),
+        cmocka_unit_test_teardown(test_bench_on_a_data_folder, free_output),
         cmocka_unit_test_setup_teardown(test_warmup_compiles_the_programs, make_cache_dir,
                                         remove_cache_dir),
     };
