@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/error.h"
-#include "tune/tuner_impl.h"
+#include "tune/tuner_rank.h"
+#include "tune/tuner_trial.h"
 
 /* A slice never runs longer than this, so that a cancel is noticed within about this long. */
 #define MAX_SLICE_SECONDS 0.25
@@ -22,6 +24,13 @@
 /* The m = 1 reference step, when 1 is not a candidate, is timed over at least this long. */
 #define REFERENCE_SECONDS 0.25
 #define REFERENCE_MAX_STEPS ((size_t)1 << 20)
+
+double bt_tuner_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static bt_status cancelled(bt_tuner_context *ctx)
 {
