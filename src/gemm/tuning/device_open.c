@@ -14,8 +14,8 @@ bt_status bt_device_create(const bt_device_opts *opts, bt_device **out)
         opts = &defaults;
     bt_device *dev = NULL;
     BT_TRY(bt_device_open(opts, &dev));
-    /* Fails only for want of memory: a file that cannot be used is an outcome, not a failure
-     * (see bt_device_gemm_tuning_status). */
+    /* Fails only when its state cannot be attached: a file that cannot be used is an outcome,
+     * not a failure (see bt_device_gemm_tuning_status). */
     bt_status status = bt_device_gemm_tuning_open(dev, opts);
     if (status != BT_OK) {
         bt_device_destroy(dev);

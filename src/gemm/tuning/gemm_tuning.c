@@ -46,18 +46,18 @@ static const char *routine_name(unsigned index)
 /* The key of the tuning layer's state on a device (bt_device_attach). */
 static char tuning_device_key;
 
-bt_gemm_tuning_device *bt_gemm_tuning_device_get(bt_device *dev)
+bt_status bt_gemm_tuning_device_get(bt_device *dev, bt_gemm_tuning_device **out)
 {
-    bt_gemm_tuning_device *t = bt_device_attachment_get(dev, &tuning_device_key);
-    if (t)
-        return t;
-    t = calloc(1, sizeof *t);
-    if (!t) {
-        bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
-        return NULL;
-    }
+    *out = bt_device_attachment_get(dev, &tuning_device_key);
+    if (*out)
+        return BT_OK;
+    bt_gemm_tuning_device *t = calloc(1, sizeof *t);
+    if (!t)
+        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     t->state = BT_GEMM_TUNING_DISABLED;
-    return bt_device_attach(dev, &tuning_device_key, t, free) == BT_OK ? t : NULL;
+    BT_TRY(bt_device_attach(dev, &tuning_device_key, t, free));
+    *out = t;
+    return BT_OK;
 }
 
 /* The state if attached, else NULL (the getters' answers for a device without one are those
@@ -72,9 +72,8 @@ bt_status bt_device_apply_gemm_params(bt_device *dev, const bt_gemm_params *para
     if (!dev || !params)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_device_apply_gemm_params: NULL argument");
     BT_TRY(bt_gemm_params_check(dev, params));
-    bt_gemm_tuning_device *t = bt_gemm_tuning_device_get(dev);
-    if (!t)
-        return BT_ERR_OUT_OF_HOST_MEMORY;
+    bt_gemm_tuning_device *t = NULL;
+    BT_TRY(bt_gemm_tuning_device_get(dev, &t));
     if (params->has_direct) {
         BT_TRY(override_kernel(dev, KERNEL_DIRECT, params->direct, bt_gemm_direct_param_name,
                                BT_GEMM_DIRECT_COUNT));
@@ -172,9 +171,8 @@ static void set_outcome(bt_gemm_tuning_device *t, bt_gemm_tuning_state state,
 
 bt_status bt_device_gemm_tuning_open(bt_device *dev, const bt_device_opts *opts)
 {
-    bt_gemm_tuning_device *t = bt_gemm_tuning_device_get(dev);
-    if (!t)
-        return BT_ERR_OUT_OF_HOST_MEMORY;
+    bt_gemm_tuning_device *t = NULL;
+    BT_TRY(bt_gemm_tuning_device_get(dev, &t));
     if (!opts->apply_gemm_tuning) {
         set_outcome(t, BT_GEMM_TUNING_DISABLED, "disabled", NULL, NULL);
         return BT_OK;

@@ -14,10 +14,9 @@ typedef struct bt_gemm_tuning_device {
     char status[1200];           /* its message, for the user */
 } bt_gemm_tuning_device;
 
-/* The device's tuning state, attached first if it has none (zeroed: nothing applied, state
- * BT_GEMM_TUNING_DISABLED, status ""). NULL only when attaching fails (the last error says
- * why). */
-bt_gemm_tuning_device *bt_gemm_tuning_device_get(bt_device *device);
+/* Sets *out to the device's tuning state, attaching it first if it has none (zeroed: nothing
+ * applied, state BT_GEMM_TUNING_DISABLED, status ""). Fails only when attaching fails. */
+bt_status bt_gemm_tuning_device_get(bt_device *device, bt_gemm_tuning_device **out);
 
 /* Every parameter CLBlast has in effect for the device's GEMMs (all three parts set): its own
  * for a part nobody has overridden. Applying the result later restores exactly this state, which

@@ -429,8 +429,8 @@ static bt_gemm_tune_opts zero_budget_opts(const bt_gemm_tune_shape *shapes, size
 static void restore_clblast_own(const bt_gemm_params *own)
 {
     BT_ASSERT_OK(bt_device_apply_gemm_params(device, own));
-    bt_gemm_tuning_device *t = bt_gemm_tuning_device_get(device);
-    assert_non_null(t);
+    bt_gemm_tuning_device *t = NULL;
+    BT_ASSERT_OK(bt_gemm_tuning_device_get(device, &t));
     memset(&t->params, 0, sizeof t->params);
 }
 
