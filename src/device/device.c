@@ -10,7 +10,6 @@
 
 #include "common/error.h"
 #include "common/xdg_paths.h"
-#include "gemm/gemm_impl.h"
 
 #define NO_PLATFORM_HINT                                                                        \
     "install an OpenCL ICD: pocl-opencl-icd for the CPU, or your GPU vendor's OpenCL driver"
@@ -395,10 +394,8 @@ static bt_status open_context(bt_device *dev)
     return BT_OK;
 }
 
-bt_status bt_device_create(const bt_device_opts *opts, bt_device **out)
+bt_status bt_device_open(const bt_device_opts *opts, bt_device **out)
 {
-    if (!out)
-        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_device_create: out must not be NULL");
     *out = NULL;
     bt_device_opts defaults = bt_device_opts_default();
     if (!opts)
@@ -441,7 +438,6 @@ bt_status bt_device_create(const bt_device_opts *opts, bt_device **out)
         bt_device_destroy(dev);
         return status;
     }
-    bt_device_gemm_tuning_open(dev, opts); /* never fails; see bt_device_gemm_tuning_status */
     *out = dev;
     return BT_OK;
 }
@@ -458,8 +454,8 @@ void bt_device_destroy(bt_device *dev)
         clFinish(dev->queue);
         clReleaseCommandQueue(dev->queue);
     }
-    if (dev->gemm_scratch)
-        clReleaseMemObject(dev->gemm_scratch);
+    for (size_t i = dev->n_attachments; i-- > 0;)
+        dev->attachments[i].destroy(dev->attachments[i].state);
     if (dev->context)
         clReleaseContext(dev->context);
     free(dev->cache_dir);
@@ -478,5 +474,27 @@ bt_status bt_device_finish(bt_device *dev)
     if (!dev)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_device_finish: device is NULL");
     BT_CL_TRY(clFinish(dev->queue), "clFinish");
+    return BT_OK;
+}
+
+void *bt_device_attachment_get(const bt_device *dev, const void *key)
+{
+    for (size_t i = 0; dev && i < dev->n_attachments; ++i)
+        if (dev->attachments[i].key == key)
+            return dev->attachments[i].state;
+    return NULL;
+}
+
+bt_status bt_device_attach(bt_device *dev, const void *key, void *state,
+                           void (*destroy)(void *state))
+{
+    if (dev->n_attachments == BT_DEVICE_MAX_ATTACHMENTS) {
+        destroy(state);
+        return bt_fail(BT_ERR_INVALID_ARGUMENT,
+                       "internal error: more than %d layer states attached to device '%s'",
+                       BT_DEVICE_MAX_ATTACHMENTS, dev->info.name);
+    }
+    dev->attachments[dev->n_attachments++] =
+        (bt_device_attachment){.key = key, .state = state, .destroy = destroy};
     return BT_OK;
 }

@@ -3,7 +3,18 @@
 #define BT_DEVICE_IMPL_H
 
 #include "batchtune.h"
-#include "batchtune_gemm_tuning.h"
+
+/* Per-device state of a higher layer (e.g. the GEMM layer's temporary buffer), which the device
+ * layer keeps without knowing what it is: found by a key only that layer knows (the address of
+ * one of its static objects), freed by its `destroy` when the device is destroyed, after the
+ * queues have finished and before the context is released. */
+typedef struct bt_device_attachment {
+    const void *key;
+    void *state;
+    void (*destroy)(void *state);
+} bt_device_attachment;
+
+#define BT_DEVICE_MAX_ATTACHMENTS 4
 
 struct bt_device {
     bt_device_info info;
@@ -16,13 +27,24 @@ struct bt_device {
     uint64_t allocated_bytes; /* sum of live bt_buffer sizes */
     char *cache_dir;       /* owned; NULL: no program-binary cache */
     char *kernel_dir;      /* owned; NULL: embedded kernel sources only */
-    /* CLBlast's temporary matrices for its indirect GEMM path: one buffer, grown on demand and
-     * shared by every GEMM (the queue is in order, so calls never overlap). */
-    cl_mem gemm_scratch;   /* owned; NULL until a GEMM needs it */
-    size_t gemm_scratch_bytes;
-    bt_gemm_params gemm_params;             /* parts applied through this handle */
-    bt_gemm_tuning_state gemm_tuning_state; /* what opening did about stored parameters */
-    char gemm_tuning_status[1200];          /* its message, for the user */
+    bt_device_attachment attachments[BT_DEVICE_MAX_ATTACHMENTS]; /* owned, in attaching order */
+    size_t n_attachments;
 };
+
+/* What bt_device_create does before the layers above attach their state: chooses the device
+ * (opts->selector, else $BATCHTUNE_DEVICE), creates its context and queues and sets up the
+ * program cache. opts may be NULL (bt_device_opts_default()); out must not be NULL. Nothing
+ * of opts->apply_gemm_tuning or gemm_tuning_dir: bt_device_create (in the GEMM tuning layer)
+ * applies the stored GEMM parameters after this. */
+bt_status bt_device_open(const bt_device_opts *opts, bt_device **out);
+
+/* The state attached under `key`, NULL if none. */
+void *bt_device_attachment_get(const bt_device *device, const void *key);
+
+/* Attaches `state` under `key` (not attached yet); the device owns it from then on and calls
+ * destroy(state) when it is destroyed. Fails with BT_ERR_INVALID_ARGUMENT, calling
+ * destroy(state) itself, when all BT_DEVICE_MAX_ATTACHMENTS places are taken (a bug). */
+bt_status bt_device_attach(bt_device *device, const void *key, void *state,
+                           void (*destroy)(void *state));
 
 #endif

@@ -80,13 +80,39 @@ static CLBlastTranspose to_clblast(bt_transpose t)
     return t == BT_TRANS ? CLBlastTransposeYes : CLBlastTransposeNo;
 }
 
-/* Makes dev->gemm_scratch hold at least `bytes`. The old buffer may still be in use by GEMMs
- * already enqueued: releasing it is safe, OpenCL frees it once they have finished. Grows to
- * 1.5x the request so that a slowly growing series of shapes does not reallocate every time. */
-static bt_status ensure_scratch(bt_device *dev, size_t bytes)
+/* The key of the GEMM layer's state on a device (bt_device_attach). */
+static char gemm_device_key;
+
+static void gemm_device_free(void *state)
 {
-    if (dev->gemm_scratch && dev->gemm_scratch_bytes >= bytes)
+    bt_gemm_device *g = state;
+    if (g->scratch)
+        clReleaseMemObject(g->scratch);
+    free(g);
+}
+
+bt_gemm_device *bt_gemm_device_get(const bt_device *dev)
+{
+    return bt_device_attachment_get(dev, &gemm_device_key);
+}
+
+/* Makes the device's temporary GEMM buffer hold at least `bytes` and sets *scratch to it. The
+ * old buffer may still be in use by GEMMs already enqueued: releasing it is safe, OpenCL frees
+ * it once they have finished. Grows to 1.5x the request so that a slowly growing series of
+ * shapes does not reallocate every time. */
+static bt_status ensure_scratch(bt_device *dev, size_t bytes, cl_mem *scratch)
+{
+    bt_gemm_device *g = bt_gemm_device_get(dev);
+    if (g && g->scratch && g->scratch_bytes >= bytes) {
+        *scratch = g->scratch;
         return BT_OK;
+    }
+    if (!g) {
+        g = calloc(1, sizeof *g);
+        if (!g)
+            return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+        BT_TRY(bt_device_attach(dev, &gemm_device_key, g, gemm_device_free));
+    }
     if (bytes > dev->info.max_alloc_bytes)
         return bt_fail(BT_ERR_DEVICE_MEMORY,
                        "CLBlast needs a temporary buffer of %zu bytes, above the largest single "
@@ -107,10 +133,11 @@ static bt_status ensure_scratch(bt_device *dev, size_t bytes)
         clReleaseMemObject(mem);
         return bt_fail_cl(err, "clEnqueueFillBuffer (CLBlast's temporary GEMM buffer)");
     }
-    if (dev->gemm_scratch)
-        clReleaseMemObject(dev->gemm_scratch);
-    dev->gemm_scratch = mem;
-    dev->gemm_scratch_bytes = grown;
+    if (g->scratch)
+        clReleaseMemObject(g->scratch);
+    g->scratch = mem;
+    g->scratch_bytes = grown;
+    *scratch = mem;
     return BT_OK;
 }
 
@@ -133,11 +160,12 @@ bt_status bt_gemm(bt_device *dev, bt_transpose trans_a, bt_transpose trans_b, si
         CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, m, n, k, a_offset, lda,
                                    b_offset, ldb, c_offset, ldc, &dev->queue, &temp_bytes);
     if (code == CLBlastSuccess && temp_bytes > 0) {
-        BT_TRY(ensure_scratch(dev, temp_bytes));
+        cl_mem scratch = NULL;
+        BT_TRY(ensure_scratch(dev, temp_bytes, &scratch));
         code = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha,
                                           bt_buffer_cl_mem(a), a_offset, lda, bt_buffer_cl_mem(b),
                                           b_offset, ldb, beta, bt_buffer_cl_mem(c), c_offset, ldc,
-                                          &dev->queue, event, dev->gemm_scratch);
+                                          &dev->queue, event, scratch);
     } else if (code == CLBlastSuccess) {
         code = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha, bt_buffer_cl_mem(a),
                             a_offset, lda, bt_buffer_cl_mem(b), b_offset, ldb, beta,

@@ -1,9 +1,9 @@
-/* Internal: the GEMM pieces shared by gemm.c, gemm_tuning.c (the files that include CLBlast's
- * header) and the parameter search. */
+/* Internal: the GEMM layer's pieces shared by gemm.c and the tuning layer above it (gemm_tuning.c
+ * includes CLBlast's header too, the parameter file names the CLBlast version). */
 #ifndef BT_GEMM_IMPL_H
 #define BT_GEMM_IMPL_H
 
-#include "batchtune_gemm_tuning.h"
+#include "batchtune.h"
 
 /* CLBlast status codes as plain ints, so that callers need not include clblast_c.h. */
 
@@ -16,23 +16,15 @@ bt_status bt_clblast_status_map(int status);
 /* "1.5.3": the CLBlast version batchtune was built against (its header's version macros). */
 const char *bt_clblast_version(void);
 
-/* Every parameter CLBlast has in effect for the device's GEMMs (all three parts set): its own
- * for a part nobody has overridden. Applying the result later restores exactly this state, which
- * is how the search gets back to CLBlast's defaults after trying other parameters. */
-bt_status bt_gemm_current_params(bt_device *device, bt_gemm_params *out);
+/* The GEMM layer's state of one device, attached to it (bt_device_attach) by the first GEMM that
+ * needs it. CLBlast's temporary matrices for its indirect GEMM path: one buffer, grown on demand
+ * and shared by every GEMM (the queue is in order, so calls never overlap). */
+typedef struct bt_gemm_device {
+    cl_mem scratch; /* owned; NULL until a GEMM needs it */
+    size_t scratch_bytes;
+} bt_gemm_device;
 
-/* true if `path` does not exist (as opposed to existing but unreadable). */
-bool bt_gemm_tuning_file_missing(const char *path);
-
-/* Drops the programs CLBlast has compiled (in this process, for every device); the parameters
- * applied stay. The search calls it after each candidate: every candidate is a new program of
- * tens of megabytes that would otherwise stay in memory until the process ends. */
-bt_status bt_gemm_release_compiled(void);
-
-/* Called by bt_device_create once the queue exists: finds, checks and applies the device's
- * stored parameters when opts->apply_gemm_tuning, and records the outcome for
- * bt_device_gemm_tuning_status(). Never fails: a file that cannot be used leaves CLBlast's
- * parameters as they are. */
-void bt_device_gemm_tuning_open(bt_device *device, const bt_device_opts *opts);
+/* The device's GEMM state; NULL until a GEMM has needed a temporary buffer. */
+bt_gemm_device *bt_gemm_device_get(const bt_device *device);
 
 #endif

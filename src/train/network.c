@@ -345,18 +345,12 @@ bt_status bt_network_enqueue_after(bt_network *net, cl_kernel kernel, size_t cou
     return enqueue_sized(net, kernel, count, net->local_size, kind, name, wait, done);
 }
 
-/* The fused kernels' work-groups: on GPUs the tiles' size; on CPUs, where a work-group runs on
- * one thread and each costs a dispatch, as large as leaves every core 4 groups to balance,
- * at most the tiles' size. */
+/* The fused kernels' work-groups are sized per device (bt_dense_tiles). One size per kernel:
+ * PoCL compiles a kernel anew for every work-group size it meets. */
 static bt_status enqueue_dense(bt_network *net, cl_kernel kernel, size_t count, const char *name)
 {
-    size_t local = net->tiles.local_size;
-    const bt_device_info *info = bt_device_get_info(net->device);
-    if (info->type == BT_DEVICE_CPU) {
-        size_t per_group = count / (4 * (size_t)(info->compute_units ? info->compute_units : 1));
-        local = per_group < 1 ? 1 : per_group < local ? per_group : local;
-    }
-    return enqueue_sized(net, kernel, count, local, BT_PROF_GEMM, name, NULL, NULL);
+    return enqueue_sized(net, kernel, count, net->tiles.local_size, BT_PROF_GEMM, name, NULL,
+                         NULL);
 }
 
 static bt_status enqueue_sized(bt_network *net, cl_kernel kernel, size_t count, size_t local,
@@ -597,7 +591,7 @@ static bt_dense_tiles choose_tiles(const bt_device *dev)
                             &native, NULL) != CL_SUCCESS || native < 4)
             native = 8;
         unsigned vw = native >= 16 ? 16 : 8;
-        return (bt_dense_tiles){vw, 4, 4, 4, 2, 4, 2, 16};
+        return (bt_dense_tiles){vw, 4, 4, 4, 2, 4, 2, 1};
     }
     return (bt_dense_tiles){4, 2, 2, 2, 1, 2, 1, 64};
 }

@@ -1,6 +1,7 @@
-/* The tuner: options, learning-rate rules, and the sweep over candidates in stages (successive
- * halving when early stopping is on, one stage of the whole budget otherwise). Training and
- * evaluating one trial is in tuner_trial.c, summaries and the ranking in tuner_rank.c. */
+/* The tuner: names, options, and the sweep over candidates in stages (successive halving when
+ * early stopping is on, one stage of the whole budget otherwise). Training and evaluating one
+ * trial is in tuner_trial.c, summaries and the ranking in tuner_rank.c, the learning-rate rules in
+ * lr_rule.c. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
@@ -8,45 +9,10 @@
 
 #include "common/clock.h"
 #include "common/error.h"
-#include "tune/tuner_impl.h"
+#include "tune/tuner_rank.h"
+#include "tune/tuner_trial.h"
 
-/* ---- learning-rate rules and names ----------------------------------------------------------- */
-
-static const char *const rule_names[] = {"linear", "sqrt", "none"};
-
-const char *bt_lr_rule_str(bt_lr_rule rule)
-{
-    return (unsigned)rule < sizeof rule_names / sizeof rule_names[0] ? rule_names[rule]
-                                                                      : "unknown";
-}
-
-bt_status bt_lr_rule_parse(const char *text, bt_lr_rule *out)
-{
-    for (unsigned i = 0; text && out && i < sizeof rule_names / sizeof rule_names[0]; ++i)
-        if (strcmp(text, rule_names[i]) == 0) {
-            *out = (bt_lr_rule)i;
-            return BT_OK;
-        }
-    return bt_fail(BT_ERR_INVALID_ARGUMENT,
-                   "unknown learning-rate rule '%s': expected linear, sqrt or none",
-                   text ? text : "(null)");
-}
-
-double bt_lr_rule_eta(bt_lr_rule rule, double eta_ref, size_t m_ref, size_t m)
-{
-    if (m_ref == 0)
-        return NAN;
-    double ratio = (double)m / (double)m_ref;
-    switch (rule) {
-    case BT_LR_LINEAR:
-        return eta_ref * ratio;
-    case BT_LR_SQRT:
-        return eta_ref * sqrt(ratio);
-    case BT_LR_NONE:
-        return eta_ref;
-    }
-    return NAN;
-}
+/* ---- names --------------------------------------------------------------------------------- */
 
 const char *bt_tuner_health_str(bt_tuner_health health)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "common/stats.h"
-#include "tune/tuner_impl.h"
+#include "tune/tuner_rank.h"
 
 void bt_trial_time_to_target(bt_tuner_trial *t, double target)
 {

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/rng.h"
-#include "tune/tuner_impl.h"
+#include "tune/tuner_rank.h"
+#include "tune/tuner_trial.h"
 
 /* A slice never runs longer than this, so that a cancel is noticed within about this long. */
 #define MAX_SLICE_SECONDS 0.25

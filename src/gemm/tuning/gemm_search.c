@@ -17,7 +17,7 @@
 #include "device/device_impl.h"
 #include "common/clock.h"
 #include "common/error.h"
-#include "gemm/gemm_impl.h"
+#include "gemm/tuning/gemm_tuning_impl.h"
 #include "gemm/tuning/gemm_search_impl.h"
 #include "common/stats.h"
 
@@ -137,7 +137,8 @@ static bt_status check_opts(const bt_device *dev, const bt_gemm_tune_opts *o)
                                                         "of %zu",
                                t, step->shapes[j], o->n_shapes);
     }
-    bt_gemm_params applied = dev->gemm_params;
+    bt_gemm_params applied;
+    bt_device_get_gemm_params(dev, &applied);
     if (applied.has_direct || applied.has_indirect || applied.has_min_indirect_size)
         return bt_fail(BT_ERR_INVALID_ARGUMENT,
                        "bt_gemm_tune: the device already has applied GEMM parameters, so "

@@ -4,12 +4,14 @@
 #include <clblast_c.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gemm/clblast_retrieve.h"
 #include "device/device_impl.h"
 #include "common/error.h"
 #include "gemm/gemm_impl.h"
+#include "gemm/tuning/gemm_tuning_impl.h"
 
 /* CLBlast's kernel names for its parameter database. */
 #define KERNEL_DIRECT "XgemmDirect"
@@ -41,27 +43,53 @@ static const char *routine_name(unsigned index)
     return "XGEMM_MIN_INDIRECT_SIZE";
 }
 
+/* The key of the tuning layer's state on a device (bt_device_attach). */
+static char tuning_device_key;
+
+bt_status bt_gemm_tuning_device_get(bt_device *dev, bt_gemm_tuning_device **out)
+{
+    *out = bt_device_attachment_get(dev, &tuning_device_key);
+    if (*out)
+        return BT_OK;
+    bt_gemm_tuning_device *t = calloc(1, sizeof *t);
+    if (!t)
+        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    t->state = BT_GEMM_TUNING_DISABLED;
+    BT_TRY(bt_device_attach(dev, &tuning_device_key, t, free));
+    *out = t;
+    return BT_OK;
+}
+
+/* The state if attached, else NULL (the getters' answers for a device without one are those
+ * for a NULL device). */
+static const bt_gemm_tuning_device *tuning_device_find(const bt_device *dev)
+{
+    return bt_device_attachment_get(dev, &tuning_device_key);
+}
+
 bt_status bt_device_apply_gemm_params(bt_device *dev, const bt_gemm_params *params)
 {
     if (!dev || !params)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_device_apply_gemm_params: NULL argument");
     BT_TRY(bt_gemm_params_check(dev, params));
+    bt_gemm_tuning_device *t = NULL;
+    BT_TRY(bt_gemm_tuning_device_get(dev, &t));
     if (params->has_direct) {
         BT_TRY(override_kernel(dev, KERNEL_DIRECT, params->direct, bt_gemm_direct_param_name,
                                BT_GEMM_DIRECT_COUNT));
-        dev->gemm_params.has_direct = true;
-        memcpy(dev->gemm_params.direct, params->direct, sizeof params->direct);
+        t->params.has_direct = true;
+        memcpy(t->params.direct, params->direct, sizeof params->direct);
     }
     if (params->has_indirect) {
         BT_TRY(override_kernel(dev, KERNEL_INDIRECT, params->indirect,
                                bt_gemm_indirect_param_name, BT_GEMM_INDIRECT_COUNT));
-        dev->gemm_params.has_indirect = true;
-        memcpy(dev->gemm_params.indirect, params->indirect, sizeof params->indirect);
+        t->params.has_indirect = true;
+        memcpy(t->params.indirect, params->indirect, sizeof params->indirect);
     }
     if (params->has_min_indirect_size) {
         BT_TRY(override_kernel(dev, KERNEL_ROUTINE, &params->min_indirect_size, routine_name, 1));
-        dev->gemm_params.has_min_indirect_size = true;
-        dev->gemm_params.min_indirect_size = params->min_indirect_size;
+        t->params.has_min_indirect_size = true;
+        t->params.min_indirect_size = params->min_indirect_size;
     }
     return BT_OK;
 }
@@ -111,59 +139,64 @@ void bt_device_get_gemm_params(const bt_device *dev, bt_gemm_params *out)
 {
     if (!out)
         return;
-    if (!dev) {
+    const bt_gemm_tuning_device *t = tuning_device_find(dev);
+    if (t)
+        *out = t->params;
+    else
         memset(out, 0, sizeof *out);
-        return;
-    }
-    *out = dev->gemm_params;
 }
 
 bt_gemm_tuning_state bt_device_gemm_tuning_state(const bt_device *dev)
 {
-    return dev ? dev->gemm_tuning_state : BT_GEMM_TUNING_DISABLED;
+    const bt_gemm_tuning_device *t = tuning_device_find(dev);
+    return t ? t->state : BT_GEMM_TUNING_DISABLED;
 }
 
 const char *bt_device_gemm_tuning_status(const bt_device *dev)
 {
-    return dev ? dev->gemm_tuning_status : "";
+    const bt_gemm_tuning_device *t = tuning_device_find(dev);
+    return t ? t->status : "";
 }
 
 /* Records the outcome; the last error is cleared so that a rejected file does not look like a
  * failure of bt_device_create. */
-static void set_outcome(bt_device *dev, bt_gemm_tuning_state state, const char *prefix,
-                        const char *path, const char *reason)
+static void set_outcome(bt_gemm_tuning_device *t, bt_gemm_tuning_state state,
+                        const char *prefix, const char *path, const char *reason)
 {
-    dev->gemm_tuning_state = state;
-    snprintf(dev->gemm_tuning_status, sizeof dev->gemm_tuning_status, "%s%s%s%s", prefix,
-             path ? path : "", reason ? ": " : "", reason ? reason : "");
+    t->state = state;
+    snprintf(t->status, sizeof t->status, "%s%s%s%s", prefix, path ? path : "",
+             reason ? ": " : "", reason ? reason : "");
     bt_clear_error();
 }
 
-void bt_device_gemm_tuning_open(bt_device *dev, const bt_device_opts *opts)
+bt_status bt_device_gemm_tuning_open(bt_device *dev, const bt_device_opts *opts)
 {
+    bt_gemm_tuning_device *t = NULL;
+    BT_TRY(bt_gemm_tuning_device_get(dev, &t));
     if (!opts->apply_gemm_tuning) {
-        set_outcome(dev, BT_GEMM_TUNING_DISABLED, "disabled", NULL, NULL);
-        return;
+        set_outcome(t, BT_GEMM_TUNING_DISABLED, "disabled", NULL, NULL);
+        return BT_OK;
     }
     char path[1024];
     if (bt_gemm_tuning_path(dev, opts->gemm_tuning_dir, path, sizeof path) != BT_OK) {
         /* No folder to look in (neither XDG_DATA_HOME nor HOME): nothing can be stored. */
-        set_outcome(dev, BT_GEMM_TUNING_NOT_FOUND, "none stored", NULL, bt_last_error());
-        return;
+        set_outcome(t, BT_GEMM_TUNING_NOT_FOUND, "none stored", NULL, bt_last_error());
+        return BT_OK;
     }
     bt_gemm_params params;
     bt_status status = bt_gemm_tuning_load(dev, path, &params);
     if (status == BT_ERR_IO && bt_gemm_tuning_file_missing(path)) {
-        set_outcome(dev, BT_GEMM_TUNING_NOT_FOUND, "none stored: no ", path, NULL);
-        return;
+        set_outcome(t, BT_GEMM_TUNING_NOT_FOUND, "none stored: no ", path, NULL);
+        return BT_OK;
     }
     /* The file was checked against the kernels' rules and the device's limits, so CLBlast
      * refusing a part (and leaving the parts before it applied) would be a CLBlast bug. */
     if (status == BT_OK)
         status = bt_device_apply_gemm_params(dev, &params);
     if (status != BT_OK) {
-        set_outcome(dev, BT_GEMM_TUNING_IGNORED, "ignored ", path, bt_last_error());
-        return;
+        set_outcome(t, BT_GEMM_TUNING_IGNORED, "ignored ", path, bt_last_error());
+        return BT_OK;
     }
-    set_outcome(dev, BT_GEMM_TUNING_APPLIED, "applied from ", path, NULL);
+    set_outcome(t, BT_GEMM_TUNING_APPLIED, "applied from ", path, NULL);
+    return BT_OK;
 }

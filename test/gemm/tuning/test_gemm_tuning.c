@@ -21,6 +21,7 @@
 #include "device/device_impl.h"
 #include "gemm/gemm_impl.h"
 #include "gemm/tuning/gemm_search_impl.h"
+#include "gemm/tuning/gemm_tuning_impl.h"
 
 #ifndef BT_TOOL_PATH
 #error "BT_TOOL_PATH must name the built batchtune tool"
@@ -346,6 +347,19 @@ static void test_step_runs_no_wasted_gemm(void **state)
     bt_network_destroy(net);
 }
 
+/* The device's temporary GEMM buffer and its size; NULL and 0 while it has none. */
+static cl_mem scratch_mem(void)
+{
+    const bt_gemm_device *g = bt_gemm_device_get(device);
+    return g ? g->scratch : NULL;
+}
+
+static size_t scratch_bytes(void)
+{
+    const bt_gemm_device *g = bt_gemm_device_get(device);
+    return g ? g->scratch_bytes : 0;
+}
+
 /* On CLBlast's indirect path every GEMM uses the device's one temporary buffer: allocated by the
  * first call that needs it, grown for a larger product, reused otherwise. */
 static void test_indirect_path_reuses_scratch(void **state)
@@ -358,10 +372,13 @@ static void test_indirect_path_reuses_scratch(void **state)
     BT_ASSERT_OK(bt_device_apply_gemm_params(device, &all_indirect));
     /* Start without a buffer: earlier searches on this device left one of their size. */
     BT_ASSERT_OK(bt_device_finish(device));
-    if (device->gemm_scratch)
-        clReleaseMemObject(device->gemm_scratch);
-    device->gemm_scratch = NULL;
-    device->gemm_scratch_bytes = 0;
+    bt_gemm_device *g = bt_gemm_device_get(device);
+    if (g && g->scratch)
+        clReleaseMemObject(g->scratch);
+    if (g) {
+        g->scratch = NULL;
+        g->scratch_bytes = 0;
+    }
     bt_buffer *a = NULL, *b = NULL, *c = NULL;
     BT_ASSERT_OK(bt_buffer_create(device, 256 * 256 * sizeof(float), &a));
     BT_ASSERT_OK(bt_buffer_create(device, 256 * 256 * sizeof(float), &b));
@@ -371,20 +388,20 @@ static void test_indirect_path_reuses_scratch(void **state)
     BT_ASSERT_OK(bt_buffer_fill_float(c, 0, 256 * 256, 0.0f));
     BT_ASSERT_OK(bt_gemm(device, BT_NO_TRANS, BT_TRANS, 60, 50, 70, 1.0f, a, 0, 70, b, 0, 70,
                          0.0f, c, 0, 50, NULL));
-    cl_mem first = device->gemm_scratch;
-    size_t first_bytes = device->gemm_scratch_bytes;
+    cl_mem first = scratch_mem();
+    size_t first_bytes = scratch_bytes();
     assert_non_null(first);
     for (int i = 0; i < 10; ++i)
         BT_ASSERT_OK(bt_gemm(device, BT_NO_TRANS, BT_TRANS, 60, 50, 70, 1.0f, a, 0, 70, b, 0,
                              70, 0.0f, c, 0, 50, NULL));
-    assert_ptr_equal(device->gemm_scratch, first);
+    assert_ptr_equal(scratch_mem(), first);
     BT_ASSERT_OK(bt_gemm(device, BT_TRANS, BT_NO_TRANS, 250, 250, 250, 1.0f, a, 0, 250, b, 0,
                          250, 1.0f, c, 0, 250, NULL));
-    assert_true(device->gemm_scratch_bytes > first_bytes);
-    cl_mem grown = device->gemm_scratch;
+    assert_true(scratch_bytes() > first_bytes);
+    cl_mem grown = scratch_mem();
     BT_ASSERT_OK(bt_gemm(device, BT_NO_TRANS, BT_TRANS, 60, 50, 70, 1.0f, a, 0, 70, b, 0, 70,
                          0.0f, c, 0, 50, NULL));
-    assert_ptr_equal(device->gemm_scratch, grown);
+    assert_ptr_equal(scratch_mem(), grown);
     float out[50];
     BT_ASSERT_OK(bt_buffer_read(c, 0, out, sizeof out));
     for (int j = 0; j < 50; ++j) /* 70 products of 0.5 * 0.25 */
@@ -413,7 +430,9 @@ static bt_gemm_tune_opts zero_budget_opts(const bt_gemm_tune_shape *shapes, size
 static void restore_clblast_own(const bt_gemm_params *own)
 {
     BT_ASSERT_OK(bt_device_apply_gemm_params(device, own));
-    memset(&device->gemm_params, 0, sizeof device->gemm_params);
+    bt_gemm_tuning_device *t = NULL;
+    BT_ASSERT_OK(bt_gemm_tuning_device_get(device, &t));
+    memset(&t->params, 0, sizeof t->params);
 }
 
 static bool count_progress(const bt_gemm_tune_progress *progress, void *ctx)

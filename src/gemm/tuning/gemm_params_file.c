@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/xdg_paths.h"
 #include "gemm/gemm_impl.h"
+#include "gemm/tuning/gemm_tuning_impl.h"
 
 #define FORMAT_LINE "batchtune-gemm-tuning 1"
 #define SUBDIR "gemm-tuning"
