@@ -19,23 +19,6 @@ static const char *const init_names[] = {BT_INIT_LIST(BT_NAME_)};
 static const char *const engine_names[] = {BT_ENGINE_LIST(BT_NAME_)};
 #undef BT_NAME_
 
-const char *bt_activation_str(bt_activation a)
-{
-    return (unsigned)a < COUNT_OF(activation_names) ? activation_names[a] : "unknown";
-}
-const char *bt_cost_str(bt_cost c)
-{
-    return (unsigned)c < COUNT_OF(cost_names) ? cost_names[c] : "unknown";
-}
-const char *bt_init_str(bt_init i)
-{
-    return (unsigned)i < COUNT_OF(init_names) ? init_names[i] : "unknown";
-}
-const char *bt_engine_str(bt_engine e)
-{
-    return (unsigned)e < COUNT_OF(engine_names) ? engine_names[e] : "unknown";
-}
-
 static bt_status parse_name(const char *text, const char *const *names, size_t count,
                             const char *what, int *out)
 {
@@ -54,34 +37,24 @@ static bt_status parse_name(const char *text, const char *const *names, size_t c
     return BT_ERR_INVALID_ARGUMENT;
 }
 
-bt_status bt_activation_parse(const char *text, bt_activation *out)
-{
-    int v;
-    BT_TRY(parse_name(text, activation_names, COUNT_OF(activation_names), "activation", &v));
-    *out = (bt_activation)v;
-    return BT_OK;
-}
-bt_status bt_cost_parse(const char *text, bt_cost *out)
-{
-    int v;
-    BT_TRY(parse_name(text, cost_names, COUNT_OF(cost_names), "cost", &v));
-    *out = (bt_cost)v;
-    return BT_OK;
-}
-bt_status bt_init_parse(const char *text, bt_init *out)
-{
-    int v;
-    BT_TRY(parse_name(text, init_names, COUNT_OF(init_names), "initialisation", &v));
-    *out = (bt_init)v;
-    return BT_OK;
-}
-bt_status bt_engine_parse(const char *text, bt_engine *out)
-{
-    int v;
-    BT_TRY(parse_name(text, engine_names, COUNT_OF(engine_names), "engine", &v));
-    *out = (bt_engine)v;
-    return BT_OK;
-}
+/* bt_<name>_str and bt_<name>_parse of an enum whose names come from its X-macro list. */
+#define BT_ENUM_NAME_FUNCTIONS_(type, names, what)                                              \
+    const char *type##_str(type value)                                                          \
+    {                                                                                           \
+        return (unsigned)value < COUNT_OF(names) ? names[value] : "unknown";                    \
+    }                                                                                           \
+    bt_status type##_parse(const char *text, type *out)                                         \
+    {                                                                                           \
+        int v;                                                                                  \
+        BT_TRY(parse_name(text, names, COUNT_OF(names), what, &v));                             \
+        *out = (type)v;                                                                         \
+        return BT_OK;                                                                           \
+    }
+BT_ENUM_NAME_FUNCTIONS_(bt_activation, activation_names, "activation")
+BT_ENUM_NAME_FUNCTIONS_(bt_cost, cost_names, "cost")
+BT_ENUM_NAME_FUNCTIONS_(bt_init, init_names, "initialisation")
+BT_ENUM_NAME_FUNCTIONS_(bt_engine, engine_names, "engine")
+#undef BT_ENUM_NAME_FUNCTIONS_
 
 bt_network_opts bt_network_opts_default(void)
 {
