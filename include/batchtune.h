@@ -452,8 +452,9 @@ BT_API bt_status bt_network_predict_host(bt_network *network, const float *x, si
 
 /* Device time of the commands a network enqueued, from OpenCL profiling events. */
 typedef struct bt_profile {
-    double gemm_seconds;    /* CLBlast GEMM calls */
-    double kernel_seconds;  /* our element-wise kernels (activations, deltas, bias updates) */
+    double gemm_seconds;    /* the layers' products: CLBlast GEMM calls or our fused kernels */
+    double kernel_seconds;  /* element-wise kernels (output layer; activations, deltas and bias
+                               updates beside CLBlast's products) */
     double data_seconds;    /* batch assembly on the device (gather) */
     double transfer_seconds; /* streamed uploads on the transfer queue */
     /* The part of transfer_seconds during which the compute queue was busy: the transfer time

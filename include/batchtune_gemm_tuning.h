@@ -37,10 +37,14 @@ typedef struct bt_device_peak {
     /* Bytes read plus bytes written per second by a kernel copying a large buffer
      * (cl/bandwidth.cl), in units of 1e9. */
     double copy_gbps;
+    /* Microseconds per launch of a one-work-item kernel, launches enqueued back to back (host
+     * clock): the fixed cost of each kernel of a training step. */
+    double launch_us;
 } bt_device_peak;
 
-/* Measures both figures with the device's profiling events (device time, best of several runs).
- * Takes about a second, plus a kernel build on the first call (cached on disk). */
+/* Measures the first two figures with the device's profiling events (device time, best of
+ * several runs), the launch cost with the host's clock. Takes about a second, plus a kernel build
+ * on the first call (cached on disk). */
 BT_API bt_status bt_device_measure_peak(bt_device *device, bt_device_peak *out);
 
 /* ---------------------------------------------------------------------------------------------

@@ -88,12 +88,17 @@ static void print_help(void)
            "  step ms       wall-clock time of one training step (steps enqueued ahead, as in\n"
            "                training)\n"
            "  examples/s    m / step time\n"
-           "  GEMM ms       the step's GEMMs (same shapes) enqueued alone, per step\n"
-           "  ratio         step ms / GEMM ms\n"
-           "  GFLOP/s       the step's GEMM FLOPs (2mnk summed) / GEMM ms\n"
+           "  GFLOP/s       the step's products' FLOPs (2mnk summed) / step time\n"
            "  %%peak         GFLOP/s as a share of the measured FMA peak\n"
-           "  gemm%% kern%% data%%  the split of the device's busy time in a profiled run between\n"
-           "                CLBlast GEMMs, batchtune's element-wise kernels and batch assembly\n"
+           "  floor ms      the step's FLOPs at the FMA peak plus one back-to-back launch\n"
+           "                (header) per kernel the step runs: what no implementation of\n"
+           "                this step on this device can beat\n"
+           "  x floor       step ms / floor ms\n"
+           "  CLBlast ms    the step's products as CLBlast GEMMs enqueued alone, per step\n"
+           "  ratio         step ms / CLBlast ms\n"
+           "  prod%% kern%% data%%  the split of the device's busy time in a profiled run between\n"
+           "                the layers' products (fused kernels or CLBlast GEMMs), the other\n"
+           "                kernels and batch assembly\n"
            "  host us/step  CPU time of the calling thread per step: the host's cost of\n"
            "                enqueueing (the device's own threads do not count)\n\n"
            "Ctrl-C stops after the current measurement, keeps the rows printed and exits with\n"
@@ -373,6 +378,7 @@ typedef struct bench_row {
     double gemm_seconds;      /* the step's GEMMs alone, per step */
     double gemm_flops;        /* FLOPs of one step's GEMMs */
     bt_profile profile;       /* device time of the profiled run */
+    size_t profiled_steps;    /* steps in that run */
     double stream_seconds;    /* wall-clock per step with streamed data */
     double stream_host_seconds;
     bt_profile stream_profile;
@@ -530,6 +536,7 @@ static bt_status bench_one(const bench_args *a, bt_device *device, const bt_data
     if (status == BT_OK) {
         progress(m, "profiling");
         snprintf(error->what, sizeof error->what, "profiling training steps at m=%zu", m);
+        row->profiled_steps = steps < MAX_PROFILED_STEPS ? steps : MAX_PROFILED_STEPS;
         status = profile_steps(c.network, c.scheduler, steps, &row->profile);
         if (status == BT_OK && c.stream_scheduler) {
             snprintf(error->what, sizeof error->what, "profiling streamed steps at m=%zu", m);
@@ -583,8 +590,10 @@ static void print_header(const bench_args *a, const bt_device *device, size_t ex
            bt_device_gemm_tuning_state(device) == BT_GEMM_TUNING_APPLIED
                ? "tuned (batchtune tune-gemm)"
                : "CLBlast's defaults");
-    printf("%7s %9s %11s %9s %6s %8s %6s %6s %6s %6s %13s\n", "m", "step ms", "examples/s",
-           "GEMM ms", "ratio", "GFLOP/s", "%peak", "gemm%", "kern%", "data%", "host us/step");
+    printf("kernel launch: %.1f us back to back\n", peak->launch_us);
+    printf("%7s %9s %11s %8s %6s %9s %7s %10s %6s %6s %6s %6s %13s\n", "m", "step ms",
+           "examples/s", "GFLOP/s", "%peak", "floor ms", "x floor", "CLBlast ms", "ratio",
+           "prod%", "kern%", "data%", "host us/step");
     fflush(stdout);
 }
 
@@ -593,13 +602,17 @@ static void print_row(const bench_row *r, const bt_device_peak *peak)
     const bt_profile *p = &r->profile;
     double busy = p->gemm_seconds + p->kernel_seconds + p->data_seconds;
     double scale = busy > 0.0 ? 100.0 / busy : 0.0;
-    double gflops = r->gemm_flops / r->gemm_seconds * 1e-9;
-    printf("%7zu %9.3f %11.0f %9.3f %6.2f %8.2f %6.1f %6.1f %6.1f %6.1f %13.1f\n", r->m,
-           1e3 * r->step_seconds, (double)r->m / r->step_seconds, 1e3 * r->gemm_seconds,
-           r->step_seconds / r->gemm_seconds, gflops, 100.0 * gflops / peak->fma_gflops,
-           scale * p->gemm_seconds, scale * p->kernel_seconds, scale * p->data_seconds,
-           1e6 * r->host_seconds);
-    fflush(stdout);
+    double gflops = r->gemm_flops / r->step_seconds * 1e-9;
+    double launches = r->profiled_steps
+                          ? (double)(p->gemm_calls + p->kernel_calls + p->data_calls) /
+                                (double)r->profiled_steps
+                          : 0.0;
+    double floor = r->gemm_flops / (peak->fma_gflops * 1e9) + launches * peak->launch_us * 1e-6;
+    printf("%7zu %9.3f %11.0f %8.2f %6.1f %9.3f %7.2f %10.3f %6.2f %6.1f %6.1f %6.1f %13.1f\n",
+           r->m, 1e3 * r->step_seconds, (double)r->m / r->step_seconds, gflops,
+           100.0 * gflops / peak->fma_gflops, 1e3 * floor, r->step_seconds / floor,
+           1e3 * r->gemm_seconds, r->step_seconds / r->gemm_seconds, scale * p->gemm_seconds,
+           scale * p->kernel_seconds, scale * p->data_seconds, 1e6 * r->host_seconds);
 }
 
 /* The data-modes table: resident against streamed training data, per batch size. */
@@ -750,8 +763,8 @@ int bt_cmd_bench(int argc, char **argv)
         }
     }
     if (rows > 0)
-        printf("ratio = step time / time of the same GEMMs alone; 1.00 means everything but the "
-               "GEMMs is free\n");
+        printf("x floor = step time / (FLOPs at peak + launches); ratio = step time / the same "
+               "products as CLBlast GEMMs alone\n");
     if (rows > 0 && args.streaming)
         print_modes(run.rows, rows);
     if (code < 0)
