@@ -1,8 +1,11 @@
+// batchtune:requires activation.cl output.cl
 /* Fused fully-connected layer kernels: the products of a training step with the element-wise work
  * folded in, for the thin shapes such networks make (10 or 30 outputs, or k = m rows), where a
  * general GEMM library pays more in launches, padding and idle tile lanes than in arithmetic.
  *
- * Row-major throughout. Build options (set by the network, one definition on the host):
+ * activate() comes from activation.cl and row_delta() from output.cl, which the program
+ * prepends (the line above). Row-major throughout. Build options (set by the network, one
+ * definition on the host):
  *   VW                 vector width of the explicit vectors: 1, 2, 4, 8 or 16
  *   FWD_ROWS, FWD_COLS forward tile: examples x units of one work-item
  *   BWD_ROWS, BWD_VECS backward tile: examples x VW-wide column vectors
@@ -18,6 +21,11 @@
  *   out[i][c] = f'(a[i][c]) * sum_j delta[i][j] w[j][c];  delta: m x n, w: n x k, a, out: m x k
  *   f' from the forward output a (sigmoid a(1-a), tanh 1-a^2, ReLU a > 0).
  *   Work-items: ceil(m / BWD_ROWS) * ceil(k / (BWD_VECS * VW)).
+ *
+ * dense_output(x, w, bias, labels, za, delta, m, n, k, kind)
+ *   the output layer in one kernel: za = x w^T, then per row what output.cl's output_delta does
+ *   (the bias, the output activation in place, the delta). Work-items: ceil(m / FWD_ROWS), each
+ *   taking whole rows in tiles of FWD_COLS units.
  *
  * dense_update(delta, x, w, bias, m, n, k, alpha, decay, accumulate)
  *   w[j][c] <- decay w[j][c] + alpha sum_i delta[i][j] x[i][c]    (accumulate = 1: SGD)
@@ -94,15 +102,6 @@ void store_lanes(floatv v, __global float *p, uint valid)
         p[i] = lanes[i];
 }
 
-float dense_activate(float z, uint act)
-{
-    if (act == BT_ACT_SIGMOID)
-        return 1.0f / (1.0f + exp(-z));
-    if (act == BT_ACT_TANH)
-        return tanh(z);
-    return fmax(z, 0.0f);
-}
-
 floatv dense_derivative(floatv a, uint act)
 {
     if (act == BT_ACT_SIGMOID)
@@ -112,15 +111,11 @@ floatv dense_derivative(floatv a, uint act)
     return select((floatv)0.0f, (floatv)1.0f, a > 0.0f);
 }
 
-__kernel void dense_forward(__global const float *x, __global const float *w,
-                            __global const float *bias, __global float *out, uint m, uint n,
-                            uint k, uint act)
+/* z[r][c] = sum_p x[i0 + r][p] w[j0 + c][p] for one tile; rows and units past the end read the
+ * last valid one (the caller stores nothing for them). */
+void forward_tile(__global const float *x, __global const float *w, uint m, uint n, uint k,
+                  uint i0, uint j0, float z[FWD_ROWS][FWD_COLS])
 {
-    uint tiles_n = (n + FWD_COLS - 1) / FWD_COLS;
-    uint t = get_global_id(0);
-    uint i0 = t / tiles_n * FWD_ROWS, j0 = t % tiles_n * FWD_COLS;
-    if (i0 >= m)
-        return;
     __global const float *xr[FWD_ROWS];
     __global const float *wr[FWD_COLS];
 #pragma unroll
@@ -166,14 +161,56 @@ __kernel void dense_forward(__global const float *x, __global const float *w,
                 acc[r][c] = fma(xv[r], wv[c], acc[r][c]);
     }
 #pragma unroll
+    for (uint r = 0; r < FWD_ROWS; ++r)
+#pragma unroll
+        for (uint c = 0; c < FWD_COLS; ++c)
+            z[r][c] = HSUM(acc[r][c]);
+}
+
+__kernel void dense_forward(__global const float *x, __global const float *w,
+                            __global const float *bias, __global float *out, uint m, uint n,
+                            uint k, uint act)
+{
+    uint tiles_n = (n + FWD_COLS - 1) / FWD_COLS;
+    uint t = get_global_id(0);
+    uint i0 = t / tiles_n * FWD_ROWS, j0 = t % tiles_n * FWD_COLS;
+    if (i0 >= m)
+        return;
+    float z[FWD_ROWS][FWD_COLS];
+    forward_tile(x, w, m, n, k, i0, j0, z);
+#pragma unroll
     for (uint r = 0; r < FWD_ROWS; ++r) {
 #pragma unroll
         for (uint c = 0; c < FWD_COLS; ++c) {
-            float z = HSUM(acc[r][c]);
             uint i = i0 + r, j = j0 + c;
             if (i < m && j < n)
-                out[(size_t)i * n + j] = act == BT_ACT_NONE ? z : dense_activate(z + bias[j], act);
+                out[(size_t)i * n + j] =
+                    act == BT_ACT_NONE ? z[r][c] : activate(z[r][c] + bias[j], act);
         }
+    }
+}
+
+__kernel void dense_output(__global const float *x, __global const float *w,
+                           __global const float *bias, __global const int *labels,
+                           __global float *za, __global float *delta, uint m, uint n, uint k,
+                           uint kind)
+{
+    uint i0 = get_global_id(0) * FWD_ROWS;
+    if (i0 >= m)
+        return;
+    for (uint j0 = 0; j0 < n; j0 += FWD_COLS) {
+        float z[FWD_ROWS][FWD_COLS];
+        forward_tile(x, w, m, n, k, i0, j0, z);
+#pragma unroll
+        for (uint r = 0; r < FWD_ROWS; ++r)
+#pragma unroll
+            for (uint c = 0; c < FWD_COLS; ++c)
+                if (i0 + r < m && j0 + c < n)
+                    za[(size_t)(i0 + r) * n + j0 + c] = z[r][c];
+    }
+    for (uint r = 0; r < FWD_ROWS && i0 + r < m; ++r) {
+        size_t row = (size_t)(i0 + r) * n;
+        row_delta(za + row, bias, labels[i0 + r], delta + row, n, kind);
     }
 }
 

@@ -37,21 +37,24 @@ void activate_row(__global float *za, __global const float *bias, uint n, uint k
     }
 }
 
+/* One row: activations in place of z, and dC/dz into d (also used by cl/dense.cl). */
+void row_delta(__global float *a, __global const float *bias, int label, __global float *d,
+               uint n, uint kind)
+{
+    activate_row(a, bias, n, kind);
+    for (uint j = 0; j < n; ++j) {
+        float diff = a[j] - (j == (uint)label ? 1.0f : 0.0f);
+        d[j] = kind == BT_OUT_SIGMOID_QUADRATIC ? diff * a[j] * (1.0f - a[j]) : diff;
+    }
+}
+
 __kernel void output_delta(__global float *za, __global const float *bias,
                            __global const int *labels, __global float *delta, uint m, uint n,
                            uint kind)
 {
     uint i = get_global_id(0);
-    if (i >= m)
-        return;
-    __global float *a = za + (size_t)i * n;
-    __global float *d = delta + (size_t)i * n;
-    activate_row(a, bias, n, kind);
-    int label = labels[i];
-    for (uint j = 0; j < n; ++j) {
-        float diff = a[j] - (j == (uint)label ? 1.0f : 0.0f);
-        d[j] = kind == BT_OUT_SIGMOID_QUADRATIC ? diff * a[j] * (1.0f - a[j]) : diff;
-    }
+    if (i < m)
+        row_delta(za + (size_t)i * n, bias, labels[i], delta + (size_t)i * n, n, kind);
 }
 
 /* ln(1 + e^x) without overflow or cancellation: -ln(sigmoid(-x)). */

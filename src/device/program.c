@@ -65,6 +65,85 @@ static bt_status read_override(const char *dir, const char *name, char **text)
     return BT_OK;
 }
 
+/* The text of one kernel source: the override folder's file of that name, else the embedded
+ * one. *text is owned by the caller. */
+static bt_status source_text(const bt_device *dev, const char *name, char **text)
+{
+    *text = NULL;
+    if (dev->kernel_dir)
+        BT_TRY(read_override(dev->kernel_dir, name, text));
+    if (*text)
+        return BT_OK;
+    const bt_embedded_kernel *k = find_embedded(name);
+    if (!k)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT,
+                       "no kernel source named '%s' is embedded in this library%s%s", name,
+                       dev->kernel_dir ? " or found in the override folder " : "",
+                       dev->kernel_dir ? dev->kernel_dir : "");
+    *text = malloc(k->length + 1);
+    if (!*text)
+        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    memcpy(*text, k->source, k->length + 1);
+    return BT_OK;
+}
+
+#define REQUIRES_TAG "batchtune:requires "
+#define MAX_REQUIRED 4
+
+/* A source may start with a line "// batchtune:requires a.cl b.cl": the functions of those
+ * sources (one level, no nesting) come first in the program, as CLBlast prepends its common
+ * code, so that a helper has one home across programs. Appends the requirements' texts, then
+ * `text`, to a new string. */
+static bt_status with_requirements(const bt_device *dev, const char *name, char *text,
+                                   char **joined)
+{
+    *joined = NULL;
+    char *required[MAX_REQUIRED] = {0};
+    size_t n_required = 0, total = strlen(text) + 1;
+    const char *tag = strstr(text, REQUIRES_TAG);
+    const char *line_end = tag ? strchr(tag, '\n') : NULL;
+    bt_status status = BT_OK;
+    for (const char *p = tag ? tag + strlen(REQUIRES_TAG) : NULL;
+         p && (!line_end || p < line_end) && status == BT_OK;) {
+        while (*p == ' ')
+            ++p;
+        size_t len = strcspn(p, " \r\n");
+        if (len == 0)
+            break;
+        char dep[128];
+        if (n_required == MAX_REQUIRED || len >= sizeof dep) {
+            status = bt_fail(BT_ERR_INVALID_ARGUMENT, "kernel source '%s': more than %d or too "
+                                                      "long requirements",
+                             name, MAX_REQUIRED);
+            break;
+        }
+        memcpy(dep, p, len);
+        dep[len] = '\0';
+        status = source_text(dev, dep, &required[n_required]);
+        if (status == BT_OK)
+            total += strlen(required[n_required++]) + 1;
+        p += len;
+    }
+    if (status == BT_OK) {
+        *joined = malloc(total);
+        if (!*joined)
+            status = bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
+    if (status == BT_OK) {
+        size_t at = 0;
+        for (size_t i = 0; i < n_required; ++i) {
+            size_t len = strlen(required[i]);
+            memcpy(*joined + at, required[i], len);
+            at += len;
+            (*joined)[at++] = '\n';
+        }
+        memcpy(*joined + at, text, strlen(text) + 1);
+    }
+    for (size_t i = 0; i < n_required; ++i)
+        free(required[i]);
+    return status;
+}
+
 bt_status bt_program_create(bt_device *dev, const char *source_name, const char *build_options,
                             bt_program **out, bt_program_build_info *info)
 {
@@ -73,22 +152,14 @@ bt_status bt_program_create(bt_device *dev, const char *source_name, const char 
     *out = NULL;
     if (!dev || !source_name)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_program_create: device and name are required");
-    char *override = NULL;
-    if (dev->kernel_dir)
-        BT_TRY(read_override(dev->kernel_dir, source_name, &override));
-    if (override) {
-        bt_status status =
-            bt_program_create_from_source(dev, source_name, override, build_options, out, info);
-        free(override);
-        return status;
-    }
-    const bt_embedded_kernel *k = find_embedded(source_name);
-    if (!k)
-        return bt_fail(BT_ERR_INVALID_ARGUMENT,
-                       "no kernel source named '%s' is embedded in this library%s%s", source_name,
-                       dev->kernel_dir ? " or found in the override folder " : "",
-                       dev->kernel_dir ? dev->kernel_dir : "");
-    return bt_program_create_from_source(dev, source_name, k->source, build_options, out, info);
+    char *text = NULL, *joined = NULL;
+    BT_TRY(source_text(dev, source_name, &text));
+    bt_status status = with_requirements(dev, source_name, text, &joined);
+    if (status == BT_OK)
+        status = bt_program_create_from_source(dev, source_name, joined, build_options, out, info);
+    free(text);
+    free(joined);
+    return status;
 }
 
 static uint64_t program_key(const bt_device *dev, const char *source, const char *options)

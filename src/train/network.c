@@ -385,11 +385,39 @@ static bt_status enqueue_dense_forward(bt_network *net, size_t l, size_t m, cl_u
                          "dense_forward");
 }
 
+/* The output layer of a training step in one fused kernel: product, bias, output activation and
+ * delta (cl/dense.cl's dense_output). */
+static bt_status enqueue_dense_output(bt_network *net, size_t m)
+{
+    const size_t *n = net->opts.sizes;
+    size_t L = net->layers;
+    cl_kernel k = net->k.dense_output;
+    cl_mem x = bt_buffer_cl_mem(net->act[L - 1]), w = bt_buffer_cl_mem(net->w[L - 1]);
+    cl_mem bias = bt_buffer_cl_mem(net->b[L - 1]), labels = bt_buffer_cl_mem(net->labels);
+    cl_mem za = bt_buffer_cl_mem(net->act[L]), delta = bt_buffer_cl_mem(net->delta[L]);
+    cl_uint rows = (cl_uint)m, units = (cl_uint)n[L], inputs = (cl_uint)n[L - 1];
+    cl_uint kind = output_kind(&net->opts);
+    BT_SET_ARG(k, 0, x);
+    BT_SET_ARG(k, 1, w);
+    BT_SET_ARG(k, 2, bias);
+    BT_SET_ARG(k, 3, labels);
+    BT_SET_ARG(k, 4, za);
+    BT_SET_ARG(k, 5, delta);
+    BT_SET_ARG(k, 6, rows);
+    BT_SET_ARG(k, 7, units);
+    BT_SET_ARG(k, 8, inputs);
+    BT_SET_ARG(k, 9, kind);
+    return enqueue_dense(net, k, tile_count(m, net->tiles.forward_rows, 1, 1), "dense_output");
+}
+
 bt_status bt_network_enqueue_forward(bt_network *net, size_t m, cl_kernel output_kernel)
 {
     const size_t *n = net->opts.sizes;
     size_t L = net->layers;
     for (size_t l = 1; l <= L; ++l) {
+        if (l == L && output_kernel == net->k.output_delta &&
+            bt_network_uses_fused(net, BT_OP_FORWARD, l, m))
+            return enqueue_dense_output(net, m);
         if (bt_network_uses_fused(net, BT_OP_FORWARD, l, m)) {
             BT_TRY(enqueue_dense_forward(net, l, m,
                                          l == L ? BT_ACT_NONE : (cl_uint)net->opts.hidden));
@@ -631,6 +659,7 @@ static bt_status create_kernel_table(bt_network *net)
         {&net->k.dense_forward, 5, "dense_forward"},
         {&net->k.dense_backward, 5, "dense_backward"},
         {&net->k.dense_update, 5, "dense_update"},
+        {&net->k.dense_output, 5, "dense_output"},
     };
     for (size_t i = 0; i < COUNT_OF(table); ++i) {
         if (*table[i].slot)

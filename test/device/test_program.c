@@ -459,22 +459,23 @@ static void test_disabled_cache_writes_nothing(void **state)
 static void test_kernel_dir_overrides_sources_by_name(void **state)
 {
     const char *dir = ((folders *)*state)->a, *other = ((folders *)*state)->b;
-    char *path = bt_test_path(dir, "activation.cl");
+    char *path = bt_test_path(dir, "update.cl");
     const char *override = "__kernel void override_marker(__global float *x) { x[0] = 3.0f; }\n";
     bt_test_write_file(path, override, strlen(override));
     free(path);
 
     bt_device *device = open_device(NULL, false, dir);
-    bt_program *program = build_ok(device, "activation.cl", NULL);
+    bt_program *program = build_ok(device, "update.cl", NULL);
     assert_kernel_exists(program, "override_marker");
     cl_kernel kernel = NULL;
-    assert_int_not_equal(bt_program_create_kernel(program, "bias_activate", &kernel), BT_OK);
+    assert_int_not_equal(bt_program_create_kernel(program, "bias_update", &kernel), BT_OK);
     assert_null(kernel);
     bt_program_destroy(program);
 
-    /* Names the folder lacks still come from the embedded sources. */
+    /* Names the folder lacks still come from the embedded sources. (update.cl, which no other
+     * source requires: dense.cl prepends activation.cl and output.cl, overrides included.) */
     for (const char *const *name = bt_kernel_source_names(); *name; ++name) {
-        if (strcmp(*name, "activation.cl") != 0)
+        if (strcmp(*name, "update.cl") != 0)
             bt_program_destroy(build_ok(device, *name, NULL));
     }
     program = (bt_program *)&program;
@@ -483,14 +484,48 @@ static void test_kernel_dir_overrides_sources_by_name(void **state)
     assert_null(program);
     bt_device_destroy(device);
 
-    /* A folder without activation.cl: the embedded activation.cl is built. */
+    /* A folder without update.cl: the embedded update.cl is built. */
     path = bt_test_path(other, "unrelated.cl");
     bt_test_write_file(path, override, strlen(override));
     free(path);
     device = open_device(NULL, false, other);
-    program = build_ok(device, "activation.cl", NULL);
-    assert_kernel_exists(program, "bias_activate");
+    program = build_ok(device, "update.cl", NULL);
+    assert_kernel_exists(program, "bias_update");
     assert_int_not_equal(bt_program_create_kernel(program, "override_marker", &kernel), BT_OK);
+    bt_program_destroy(program);
+    bt_device_destroy(device);
+}
+
+/* "// batchtune:requires a.cl b.cl" prepends those sources (overrides included): dense.cl
+ * holds the kernels of activation.cl and output.cl too; an unknown requirement is named. */
+static void test_required_sources_are_prepended(void **state)
+{
+    const char *dir = ((folders *)*state)->a;
+    bt_device *device = open_device(NULL, false, NULL);
+    bt_program *program = build_ok(device, "dense.cl", NULL);
+    assert_kernel_exists(program, "dense_output");
+    assert_kernel_exists(program, "output_delta");
+    assert_kernel_exists(program, "bias_activate");
+    bt_program_destroy(program);
+    bt_device_destroy(device);
+
+    char *path = bt_test_path(dir, "needs.cl");
+    const char *needs = "// batchtune:requires helper.cl\n"
+                        "__kernel void uses(__global float *x) { x[0] = twice(x[0]); }\n";
+    bt_test_write_file(path, needs, strlen(needs));
+    free(path);
+    device = open_device(NULL, false, dir);
+    program = (bt_program *)&program;
+    assert_int_equal(bt_program_create(device, "needs.cl", NULL, &program, NULL),
+                     BT_ERR_INVALID_ARGUMENT);
+    assert_null(program);
+    assert_contains(bt_last_error(), "helper.cl");
+    path = bt_test_path(dir, "helper.cl");
+    const char *helper = "float twice(float v) { return 2.0f * v; }\n";
+    bt_test_write_file(path, helper, strlen(helper));
+    free(path);
+    program = build_ok(device, "needs.cl", NULL);
+    assert_kernel_exists(program, "uses");
     bt_program_destroy(program);
     bt_device_destroy(device);
 }
@@ -551,6 +586,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disabled_cache_writes_nothing, make_folders,
                                         remove_folders),
         cmocka_unit_test_setup_teardown(test_kernel_dir_overrides_sources_by_name, make_folders,
+                                        remove_folders),
+        cmocka_unit_test_setup_teardown(test_required_sources_are_prepended, make_folders,
                                         remove_folders),
         cmocka_unit_test(test_unknown_kernel_name_is_reported),
         cmocka_unit_test(test_null_arguments_are_rejected),
