@@ -699,17 +699,21 @@ bt_status bt_network_use_tiles(bt_network *net, const bt_dense_tiles *tiles)
     return create_kernel_table(net);
 }
 
-/* GPUs: the largest product (2 m n k FLOPs) the fused kernels take. Measured on an H200 (README):
- * they win below it, where CLBlast's launches and padding cost more than the arithmetic, and
- * lose above it, where CLBlast's tiled kernels use the device far better. */
+/* GPUs: the fused kernels take the products of batches below BT_FUSED_GPU_MAX_BATCH of at most
+ * BT_FUSED_GPU_MAX_FLOPS (2 m n k). Measured on an H200 (README): they win there, where a step
+ * is launches and CLBlast's padding kernels; at m >= 128 CLBlast's tiled kernels win, the thin
+ * products included. */
+#define BT_FUSED_GPU_MAX_BATCH 128
 #define BT_FUSED_GPU_MAX_FLOPS 16e6
 
 /* On a CPU (PoCL) the fused kernels beat CLBlast on every product of these networks (README); on
- * other devices they take the small products. */
+ * other devices they take the small products of small batches. */
 bool bt_fused_rule(bt_device_type type, bt_layer_op op, const size_t *n, size_t l, size_t m)
 {
     if (type == BT_DEVICE_CPU)
         return true;
+    if (m >= BT_FUSED_GPU_MAX_BATCH)
+        return false;
     double depth = op == BT_OP_BACKWARD ? (double)n[l] : op == BT_OP_UPDATE ? (double)m
                                                                            : (double)n[l - 1];
     double outputs = op == BT_OP_UPDATE ? (double)n[l] * (double)n[l - 1]

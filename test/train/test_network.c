@@ -691,7 +691,7 @@ static void test_network_buffers_are_touched_at_creation(void **state)
 }
 
 /* The rule without a measurement: everything fused on a CPU; on a GPU the products of at most
- * 16 MFLOP (2 m n k), so small batches fused and the wide network's large products on CLBlast. */
+ * 16 MFLOP (2 m n k) at m below 128, so small batches fused and the rest on CLBlast. */
 static void test_auto_engine_rule(void **state)
 {
     (void)state;
@@ -699,16 +699,18 @@ static void test_auto_engine_rule(void **state)
     for (size_t m = 1; m <= 8192; m *= 2)
         for (size_t l = 1; l <= 2; ++l)
             assert_true(bt_fused_rule(BT_DEVICE_CPU, BT_OP_UPDATE, book, l, m));
-    /* 2 * 128 * 30 * 784 = 6.0e6, 2 * 512 * 30 * 784 = 24.1e6 */
-    assert_true(bt_fused_rule(BT_DEVICE_GPU, BT_OP_FORWARD, book, 1, 128));
-    assert_false(bt_fused_rule(BT_DEVICE_GPU, BT_OP_FORWARD, book, 1, 512));
-    assert_false(bt_fused_rule(BT_DEVICE_GPU, BT_OP_UPDATE, book, 1, 512));
-    assert_true(bt_fused_rule(BT_DEVICE_GPU, BT_OP_BACKWARD, book, 2, 8192)); /* 2*8192*30*10 */
-    /* wide, m = 128: 51e6 for layer 1, 8.4e6 for layer 2, 0.3e6 for layer 3 */
-    assert_false(bt_fused_rule(BT_DEVICE_GPU, BT_OP_FORWARD, wide, 1, 128));
-    assert_true(bt_fused_rule(BT_DEVICE_GPU, BT_OP_FORWARD, wide, 2, 128));
-    assert_true(bt_fused_rule(BT_DEVICE_GPU, BT_OP_UPDATE, wide, 3, 128));
+    for (size_t l = 1; l <= 2; ++l) {
+        assert_true(bt_fused_rule(BT_DEVICE_GPU, BT_OP_FORWARD, book, l, 64));
+        assert_false(bt_fused_rule(BT_DEVICE_GPU, BT_OP_FORWARD, book, l, 128));
+        assert_false(bt_fused_rule(BT_DEVICE_GPU, BT_OP_UPDATE, book, l, 512));
+    }
+    assert_false(bt_fused_rule(BT_DEVICE_GPU, BT_OP_BACKWARD, book, 2, 8192));
+    /* wide, m = 64: 25.7e6 for layer 1's forward, 4.2e6 for layer 2's, 0.2e6 for layer 3's */
+    assert_false(bt_fused_rule(BT_DEVICE_GPU, BT_OP_FORWARD, wide, 1, 64));
+    assert_true(bt_fused_rule(BT_DEVICE_GPU, BT_OP_FORWARD, wide, 2, 64));
+    assert_true(bt_fused_rule(BT_DEVICE_GPU, BT_OP_UPDATE, wide, 3, 64));
     assert_true(bt_fused_rule(BT_DEVICE_ACCELERATOR, BT_OP_BACKWARD, wide, 2, 32));
+    assert_true(bt_fused_rule(BT_DEVICE_GPU, BT_OP_FORWARD, wide, 1, 32)); /* 12.8e6 */
 }
 
 static int use_fused(void **state)
