@@ -439,10 +439,17 @@ static int parse_option(int opt, const char *arg, void *ctx)
         if (!((float)a->eta > 0.0f))
             return bt_cli_usage_error(CMD, "--eta '%s': too small, it is 0 as a 32-bit float",
                                       arg);
+        /* The scheduler's limits, checked here rather than after the device is open. */
+        if (!bt_sgd_rates_valid(a->eta, 0.0))
+            return bt_cli_usage_error(CMD, "--eta '%s': too large, at most %g", arg,
+                                      BT_SGD_MAX_RATE);
         return BT_EXIT_OK;
     case OPT_LAMBDA:
         if (!bt_cli_parse_real(arg, &a->lambda) || !(a->lambda >= 0.0))
             return bt_cli_usage_error(CMD, "--lambda '%s': expected a finite number >= 0", arg);
+        if (!bt_sgd_rates_valid(1.0, a->lambda))
+            return bt_cli_usage_error(CMD, "--lambda '%s': too large, at most %g", arg,
+                                      BT_SGD_MAX_RATE);
         return BT_EXIT_OK;
     case OPT_EPOCHS:
         if (!bt_cli_parse_size(arg, 1, &a->epochs))

@@ -160,6 +160,19 @@ static void test_train_then_eval_a_saved_network(void **state)
     free(dir);
 }
 
+/* --eta and --lambda beyond the scheduler's limits are usage errors found before anything is
+ * opened: the missing data folder is never reached. */
+static void test_train_rates_checked_up_front(void **state)
+{
+    (void)state;
+    expect_exit(NULL, "train --data /no/such/folder --eta 1e38", 2);
+    assert_output_contains("--eta '1e38'");
+    expect_exit(NULL, "train --data /no/such/folder --lambda 1e38", 2);
+    assert_output_contains("--lambda '1e38'");
+    expect_exit(NULL, "train --data /no/such/folder --eta 1e30 --lambda 1e30", 1);
+    assert_output_contains("/no/such/folder");
+}
+
 static int make_cache_dir(void **state)
 {
     *state = bt_test_make_tmpdir("bt-tool-xdg");
@@ -202,6 +215,7 @@ int main(void)
         cmocka_unit_test_teardown(test_devices_lists_the_devices, free_output),
         cmocka_unit_test_teardown(test_warmup_with_an_unknown_device_fails, free_output),
         cmocka_unit_test_teardown(test_train_then_eval_a_saved_network, free_output),
+        cmocka_unit_test_teardown(test_train_rates_checked_up_front, free_output),
         cmocka_unit_test_setup_teardown(test_warmup_compiles_the_programs, make_cache_dir,
                                         remove_cache_dir),
     };
