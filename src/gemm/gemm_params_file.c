@@ -11,6 +11,7 @@
 
 #include "common/atomic_file.h"
 #include "common/checksum.h"
+#include "common/regular_file.h"
 #include "device/device_impl.h"
 #include "common/error.h"
 #include "common/xdg_paths.h"
@@ -253,9 +254,17 @@ bt_status bt_gemm_tuning_save(const bt_device *dev, const bt_gemm_params *params
 static bt_status read_file(const char *path, char **out, size_t *size)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* Without blocking: a FIFO at the path would hang every command that opens the device. */
+    FILE *f = NULL;
+    uint64_t file_size = 0;
+    switch (bt_regular_file_fopen(path, &f, &file_size)) {
+    case BT_REGULAR_OK:
+        break;
+    case BT_REGULAR_NOT_REGULAR:
+        return bt_fail(BT_ERR_FORMAT, "not a regular file (a FIFO, device or folder)");
+    default:
         return bt_fail(BT_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    }
     char *data = malloc(MAX_FILE_BYTES + 1);
     if (!data) {
         fclose(f);

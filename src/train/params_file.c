@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 
 #include "common/atomic_file.h"
+#include "common/regular_file.h"
 #include "common/byte_order.h"
 #include "common/checksum.h"
 #include "batchtune.h"
@@ -207,26 +208,23 @@ static bt_status read_exact(FILE *f, const char *path, void *dst, size_t len, co
     return BT_OK;
 }
 
-/* Opens a regular file and reports its size. */
+/* Opens a regular file and reports its size; a FIFO or device is refused without blocking. */
 static bt_status open_file(const char *path, FILE **out, uint64_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    switch (bt_regular_file_fopen(path, out, size)) {
+    case BT_REGULAR_OK:
+        return BT_OK;
+    case BT_REGULAR_OPEN:
         return bt_fail(BT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        int err = errno;
-        fclose(f);
-        return bt_fail(BT_ERR_IO, "%s: cannot stat: %s", path, strerror(err));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fclose(f);
+    case BT_REGULAR_NOT_REGULAR:
         return bt_fail(BT_ERR_IO, "%s: not a regular file, expected a batchtune parameter file",
                        path);
+    case BT_REGULAR_STAT:
+        return bt_fail(BT_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    case BT_REGULAR_FDOPEN:
+    default:
+        return bt_fail(BT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     }
-    *out = f;
-    *size = (uint64_t)st.st_size;
-    return BT_OK;
 }
 
 /* The first 40 bytes: magic, version, counts, enum values. */

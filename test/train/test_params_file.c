@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Offsets of the header fields (see src/params_file.c). */
 enum {
@@ -312,6 +313,19 @@ static void test_missing_empty_and_odd_files(void **state)
     expect_bytes_refused("sizes-cut.btnet", fx.valid, OFF_SIZES + 12, BT_ERR_FORMAT, "truncated");
 }
 
+/* A FIFO as the file: refused at once, not waited on for a writer (SIGALRM ends a hang). */
+static void test_fifo_refused_without_blocking(void **state)
+{
+    (void)state;
+    char *fifo = bt_test_path(fx.dir, "fifo.btnet");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(60);
+    expect_refused(fifo, BT_ERR_IO, "not a regular file");
+    alarm(0);
+    remove(fifo);
+    free(fifo);
+}
+
 static void test_wrong_magic_and_version(void **state)
 {
     (void)state;
@@ -440,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_loaded_network_predicts_the_same),
         cmocka_unit_test(test_save_replaces_atomically_and_reports_io_errors),
         cmocka_unit_test(test_missing_empty_and_odd_files),
+        cmocka_unit_test(test_fifo_refused_without_blocking),
         cmocka_unit_test(test_wrong_magic_and_version),
         cmocka_unit_test(test_bad_layer_counts_and_sizes),
         cmocka_unit_test(test_bad_enum_values_and_combinations),

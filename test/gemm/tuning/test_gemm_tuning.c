@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "batchtune_gemm_tuning.h"
 #include "common/checksum.h"
@@ -262,6 +264,38 @@ static void test_bad_files_are_ignored(void **state)
         free(files[i].text);
     }
     free(good);
+    free(folder);
+}
+
+/* A FIFO at the stored path: loading refuses it at once and opening a device ignores it, instead
+ * of waiting for a writer (SIGALRM ends a hang). */
+static void test_fifo_is_ignored_without_blocking(void **state)
+{
+    (void)state;
+    char *folder = file_in(dir, "fifo");
+    char path[1024];
+    BT_ASSERT_OK(bt_gemm_tuning_path(device, folder, path, sizeof path));
+    bt_gemm_params p = sample_params();
+    BT_ASSERT_OK(bt_gemm_tuning_save(device, &p, NULL, path)); /* creates the folder */
+    assert_int_equal(remove(path), 0);
+    assert_int_equal(mkfifo(path, 0600), 0);
+
+    alarm(60);
+    bt_gemm_params back;
+    bt_status status = bt_gemm_tuning_load(device, path, &back);
+    if (status != BT_ERR_FORMAT || !strstr(bt_last_error(), "not a regular file"))
+        fail_msg("FIFO: load gave %s '%s'", bt_status_name(status), bt_last_error());
+    bt_device_opts opts = bt_device_opts_default();
+    opts.gemm_tuning_dir = folder;
+    bt_device *opened = NULL;
+    BT_ASSERT_OK(bt_device_create(&opts, &opened));
+    alarm(0);
+    assert_int_equal(bt_device_gemm_tuning_state(opened), BT_GEMM_TUNING_IGNORED);
+    const char *message = bt_device_gemm_tuning_status(opened);
+    if (!strstr(message, path) || !strstr(message, "not a regular file"))
+        fail_msg("FIFO: status '%s'", message);
+    bt_device_destroy(opened);
+    remove(path);
     free(folder);
 }
 
@@ -791,6 +825,7 @@ int main(void)
         cmocka_unit_test(test_rules),
         cmocka_unit_test(test_save_load_round_trip),
         cmocka_unit_test(test_bad_files_are_ignored),
+        cmocka_unit_test(test_fifo_is_ignored_without_blocking),
         cmocka_unit_test(test_open_applies_stored_params),
         cmocka_unit_test(test_peak),
         cmocka_unit_test(test_step_runs_no_wasted_gemm),
