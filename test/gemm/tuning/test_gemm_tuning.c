@@ -267,6 +267,51 @@ static void test_bad_files_are_ignored(void **state)
     free(folder);
 }
 
+/* A comment may stand before any line, also the first of a group that is not "=default"; a NUL
+ * byte anywhere (after the checksum line too) makes the file corrupt, as other trailing bytes do. */
+static void test_comments_and_nul_bytes(void **state)
+{
+    (void)state;
+    char *path = file_in(dir, "comments.txt");
+    bt_gemm_params p = sample_params();
+    BT_ASSERT_OK(bt_gemm_tuning_save(device, &p, NULL, path));
+    char *good = bt_test_read_text(path);
+    const char *firsts[] = {"XgemmDirect.WGD=", "Xgemm.GEMMK=", "GemmRoutine."};
+    for (size_t i = 0; i < 3; ++i) {
+        char with[64];
+        snprintf(with, sizeof with, "# a comment\n#\n%s", firsts[i]);
+        char *text = edit_with_valid_crc(good, firsts[i], with);
+        write_text(path, text);
+        bt_gemm_params back;
+        bt_status status = bt_gemm_tuning_load(device, path, &back);
+        if (status != BT_OK)
+            fail_msg("comment before %s: %s '%s'", firsts[i], bt_status_name(status),
+                     bt_last_error());
+        assert_memory_equal(&p, &back, sizeof p);
+        free(text);
+    }
+
+    /* "crc32=<hex>\0garbage\n" and "crc32=<hex>\n\0\n" */
+    size_t len = strlen(good);
+    char *bytes = malloc(len + 16);
+    assert_non_null(bytes);
+    memcpy(bytes, good, len);
+    bytes[len - 1] = '\0';
+    memcpy(bytes + len, "garbage\n", 8);
+    bt_test_write_file(path, bytes, len + 8);
+    bt_gemm_params back;
+    bt_test_assert_failure(bt_gemm_tuning_load(device, path, &back), BT_ERR_FORMAT, "corrupt",
+                           "NUL byte");
+    memcpy(bytes, good, len);
+    memcpy(bytes + len, "\0\n", 2);
+    bt_test_write_file(path, bytes, len + 2);
+    bt_test_assert_failure(bt_gemm_tuning_load(device, path, &back), BT_ERR_FORMAT, "corrupt",
+                           "NUL byte");
+    free(bytes);
+    free(good);
+    free(path);
+}
+
 /* A FIFO at the stored path: loading refuses it at once and opening a device ignores it, instead
  * of waiting for a writer (SIGALRM ends a hang). */
 static void test_fifo_is_ignored_without_blocking(void **state)
@@ -825,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_rules),
         cmocka_unit_test(test_save_load_round_trip),
         cmocka_unit_test(test_bad_files_are_ignored),
+        cmocka_unit_test(test_comments_and_nul_bytes),
         cmocka_unit_test(test_fifo_is_ignored_without_blocking),
         cmocka_unit_test(test_open_applies_stored_params),
         cmocka_unit_test(test_peak),
