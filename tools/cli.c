@@ -13,6 +13,10 @@
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/atomic_file.h"
 
 int bt_cli_report(const char *command, bt_status status, const char *what)
 {
@@ -263,5 +267,86 @@ int bt_cli_check_layers_fit(const char *command, const char *layers_text,
                                   "--layers %s: the output layer has %zu units but the data has "
                                   "%u classes",
                                   layers_text, net->sizes[net->n_sizes - 1], classes);
+    return BT_EXIT_OK;
+}
+
+/* The folder part of `path` ("." when it has none), into buf; false when it does not fit. */
+static bool folder_of(const char *path, char *buf, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return snprintf(buf, size, ".") < (int)size;
+    size_t len = slash == path ? 1 : (size_t)(slash - path);
+    if (len >= size)
+        return false;
+    memcpy(buf, path, len);
+    buf[len] = '\0';
+    return true;
+}
+
+int bt_cli_check_output_file(const char *command, const char *option, const char *path,
+                             bool create_folders)
+{
+    if (!*path)
+        return bt_cli_usage_error(command, "%s needs a file name", option);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "batchtune %s: %s %s: is a folder, expected a file name\n", command,
+                option, path);
+        return BT_EXIT_FAILURE;
+    }
+    char folder[4096];
+    if (!folder_of(path, folder, sizeof folder)) {
+        fprintf(stderr, "batchtune %s: %s %s: the path is too long\n", command, option, path);
+        return BT_EXIT_FAILURE;
+    }
+    if (stat(folder, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "batchtune %s: %s %s: %s is not a folder\n", command, option, path,
+                    folder);
+            return BT_EXIT_FAILURE;
+        }
+        /* What the final write does first: its temporary file, created and removed again. */
+        bt_atomic_file probe;
+        bt_atomic_step step = bt_atomic_file_open(&probe, path);
+        int err = errno;
+        if (step == BT_ATOMIC_OK)
+            bt_atomic_file_abort(&probe);
+        if (step != BT_ATOMIC_NO_MEMORY)
+            bt_atomic_file_release(&probe);
+        if (step != BT_ATOMIC_OK) {
+            fprintf(stderr, "batchtune %s: %s %s: cannot create a file in %s: %s\n", command,
+                    option, path, folder,
+                    step == BT_ATOMIC_NO_MEMORY ? "out of host memory" : strerror(err));
+            return BT_EXIT_FAILURE;
+        }
+        return BT_EXIT_OK;
+    }
+    if (!create_folders || errno != ENOENT) {
+        fprintf(stderr, "batchtune %s: %s %s: cannot use the folder %s: %s\n", command, option,
+                path, folder, strerror(errno));
+        return BT_EXIT_FAILURE;
+    }
+    /* The folders will be created: the nearest one that exists must take a new folder. */
+    char ancestor[4096];
+    snprintf(ancestor, sizeof ancestor, "%s", folder);
+    while (stat(ancestor, &st) != 0) {
+        char parent[4096];
+        if (errno != ENOENT || !folder_of(ancestor, parent, sizeof parent) ||
+            strcmp(parent, ancestor) == 0) {
+            fprintf(stderr, "batchtune %s: %s %s: cannot create the folder %s: %s\n", command,
+                    option, path, folder, strerror(errno));
+            return BT_EXIT_FAILURE;
+        }
+        memcpy(ancestor, parent, sizeof ancestor);
+    }
+    char probe[4096 + 32];
+    snprintf(probe, sizeof probe, "%s/.batchtune-probe-XXXXXX", ancestor);
+    if (!S_ISDIR(st.st_mode) || !mkdtemp(probe)) {
+        fprintf(stderr, "batchtune %s: %s %s: cannot create the folder %s: %s\n", command,
+                option, path, folder, S_ISDIR(st.st_mode) ? strerror(errno) : "not a folder");
+        return BT_EXIT_FAILURE;
+    }
+    rmdir(probe);
     return BT_EXIT_OK;
 }

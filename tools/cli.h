@@ -110,6 +110,14 @@ int bt_cli_check_layers_fit(const char *command, const char *layers_text,
                             const bt_network_opts *net, const char *data_dir,
                             const bt_dataset *train);
 
+/* An output file checked before the work rather than after it: `path` is not empty (else a usage
+ * error) and not a folder, and a file can be created beside it (the temporary file of an atomic
+ * write, created and removed again); with `create_folders`, missing folders on the way count as
+ * creatable when the nearest existing one takes a new folder. Prints what is wrong, naming
+ * `option`; returns BT_EXIT_OK, BT_EXIT_USAGE or BT_EXIT_FAILURE. */
+int bt_cli_check_output_file(const char *command, const char *option, const char *path,
+                             bool create_folders);
+
 /* Human-readable byte count ("3.8 GiB"), into buf. */
 const char *bt_cli_format_bytes(unsigned long long bytes, char *buf, unsigned size);
 

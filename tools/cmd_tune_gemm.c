@@ -135,6 +135,8 @@ static int parse_option(int opt, const char *arg, void *ctx)
             return bt_cli_usage_error(CMD, "--seed '%s': expected an integer", arg);
         return BT_EXIT_OK;
     case 'o':
+        if (!*arg)
+            return bt_cli_usage_error(CMD, "--output needs a file name");
         a->output = arg;
         return BT_EXIT_OK;
     case OPT_NO_SAVE:
@@ -497,6 +499,21 @@ static int run(const tune_args *a, bt_device *device)
     static bt_gemm_tune_shape shapes[BT_GEMM_TUNE_MAX_SHAPES];
     static bt_gemm_tune_step steps[BT_GEMM_TUNE_MAX_STEPS];
     size_t n_shapes = 0, n_steps = 0;
+    if (a->save) {
+        /* Where the result goes must be writable before the search, not after it. */
+        char path[1024];
+        const char *target = a->output;
+        if (!target) {
+            if (bt_gemm_tuning_path(device, NULL, path, sizeof path) != BT_OK)
+                return bt_cli_report(CMD, BT_ERR_IO, "cannot choose where to store the "
+                                                     "parameters (give --output FILE)");
+            target = path;
+        }
+        int code = bt_cli_check_output_file(CMD, a->output ? "--output" : "the device's file",
+                                            target, true);
+        if (code != BT_EXIT_OK)
+            return code;
+    }
     bt_status status = collect_shapes(a, device, shapes, &n_shapes, steps, &n_steps);
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "cannot list the step shapes");
