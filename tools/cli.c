@@ -178,14 +178,25 @@ const char *bt_cli_format_sizes(const bt_network_opts *opts, char *buf, size_t s
     return buf;
 }
 
-static volatile sig_atomic_t interrupted;
-static struct sigaction previous_sigint;
-static bool sigint_caught;
+/* The signals that stop the work cleanly: Ctrl-C, a scheduler's or `timeout`'s SIGTERM, a closed
+ * terminal's SIGHUP. */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define N_STOP_SIGNALS (sizeof stop_signals / sizeof stop_signals[0])
 
-static void on_sigint(int signo)
+static volatile sig_atomic_t interrupted;
+static struct sigaction previous_actions[N_STOP_SIGNALS];
+static bool caught[N_STOP_SIGNALS];
+
+/* The first signal sets the flag and hands every stop signal back to its previous action (the
+ * default ends the process), so that a second one, of any kind, is not swallowed. sigaction is
+ * async-signal-safe. */
+static void on_stop_signal(int signo)
 {
     (void)signo;
     interrupted = 1;
+    for (size_t i = 0; i < N_STOP_SIGNALS; ++i)
+        if (caught[i])
+            sigaction(stop_signals[i], &previous_actions[i], NULL);
 }
 
 void bt_cli_catch_sigint(void)
@@ -193,21 +204,29 @@ void bt_cli_catch_sigint(void)
     interrupted = 0;
     struct sigaction action;
     memset(&action, 0, sizeof action);
-    action.sa_handler = on_sigint;
+    action.sa_handler = on_stop_signal;
     sigemptyset(&action.sa_mask);
+    for (size_t i = 0; i < N_STOP_SIGNALS; ++i)
+        sigaddset(&action.sa_mask, stop_signals[i]);
     action.sa_flags = SA_RESETHAND;
-    sigint_caught = sigaction(SIGINT, NULL, &previous_sigint) == 0 &&
-                    previous_sigint.sa_handler != SIG_IGN &&
-                    sigaction(SIGINT, &action, NULL) == 0;
+    for (size_t i = 0; i < N_STOP_SIGNALS; ++i) {
+        /* An ignored signal (a background job's SIGINT, nohup's SIGHUP) stays ignored. */
+        caught[i] = sigaction(stop_signals[i], NULL, &previous_actions[i]) == 0 &&
+                    previous_actions[i].sa_handler != SIG_IGN;
+        if (caught[i])
+            caught[i] = sigaction(stop_signals[i], &action, NULL) == 0;
+    }
 }
 
 bool bt_cli_interrupted(void) { return interrupted != 0; }
 
 void bt_cli_release_sigint(void)
 {
-    if (sigint_caught)
-        sigaction(SIGINT, &previous_sigint, NULL);
-    sigint_caught = false;
+    for (size_t i = 0; i < N_STOP_SIGNALS; ++i) {
+        if (caught[i])
+            sigaction(stop_signals[i], &previous_actions[i], NULL);
+        caught[i] = false;
+    }
 }
 
 void bt_cli_report_gemm_tuning(const char *command, const bt_device *device, bool quiet)

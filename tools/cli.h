@@ -134,10 +134,11 @@ bool bt_cli_parse_real(const char *text, double *out);
 /* "784,30,10" into buf. */
 const char *bt_cli_format_sizes(const bt_network_opts *opts, char *buf, size_t size);
 
-/* Ctrl-C: the first press sets the flag read by bt_cli_interrupted() (work stops cleanly, keeps
- * its results and exits 130); SA_RESETHAND lets a second press end the process. An ignored
- * SIGINT (a background job, nohup) stays ignored. bt_cli_release_sigint() restores the old
- * handler. */
+/* Ctrl-C, SIGTERM (a batch scheduler's time limit, `timeout`) and SIGHUP alike: the first sets the
+ * flag read by bt_cli_interrupted() (work stops cleanly, keeps its results and exits 130) and
+ * restores the previous handlers, so that a second signal ends the process. An ignored signal
+ * (a background job's SIGINT, nohup's SIGHUP) stays ignored. bt_cli_release_sigint() restores the
+ * old handlers. */
 void bt_cli_catch_sigint(void);
 bool bt_cli_interrupted(void);
 void bt_cli_release_sigint(void);

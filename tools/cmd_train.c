@@ -63,7 +63,8 @@ static void print_help(void)
         "  -q, --quiet           print only the test accuracy (and where parameters were saved)\n"
         "  -h, --help            this text\n\n"
         "Ctrl-C stops within a tenth of an epoch, still evaluates the test set and saves the\n"
-        "parameters (--save), and exits with status 130; a second Ctrl-C ends at once.\n"
+        "parameters (--save), and exits with status 130; a second Ctrl-C ends at once. SIGTERM\n"
+        "and SIGHUP do the same as Ctrl-C.\n"
         "Exit status: 0 done, 1 failure (including a diverged run), 2 bad command line.\n",
         BT_DEFAULT_VALIDATION_COUNT);
 }

@@ -436,10 +436,10 @@ static void sleep_seconds(double seconds)
         ;
 }
 
-/* Ctrl-C (SIGINT) in the middle: exit 130, and the files hold the results so far. */
-static void test_ctrl_c_writes_partial_results(void **state)
+/* Ctrl-C (SIGINT) in the middle, or SIGTERM (a scheduler's time limit) or SIGHUP treated alike:
+ * exit 130, and the files hold the results so far. */
+static void check_signal_writes_partial_results(int signo)
 {
-    (void)state;
     char *out = bt_test_make_tmpdir("bt-test-tune-out");
     char *results = bt_test_path(out, "results");
     char *log = bt_test_path(out, "log.txt");
@@ -461,12 +461,13 @@ static void test_ctrl_c_writes_partial_results(void **state)
         sleep_seconds(0.05);
     assert_true(path_exists(results));
     sleep_seconds(1.0);
-    assert_int_equal(kill(pid, SIGINT), 0);
+    assert_int_equal(kill(pid, signo), 0);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     char *text = bt_test_read_text(log);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 130)
-        fail_msg("expected exit 130 after SIGINT, got status %d; output:\n%s", status, text);
+        fail_msg("expected exit 130 after signal %d, got status %d; output:\n%s", signo, status,
+                 text);
     if (!strstr(text, "interrupted"))
         fail_msg("no 'interrupted' in the output:\n%s", text);
     free(text);
@@ -488,6 +489,24 @@ static void test_ctrl_c_writes_partial_results(void **state)
     free(out);
 }
 
+static void test_ctrl_c_writes_partial_results(void **state)
+{
+    (void)state;
+    check_signal_writes_partial_results(SIGINT);
+}
+
+static void test_sigterm_writes_partial_results(void **state)
+{
+    (void)state;
+    check_signal_writes_partial_results(SIGTERM);
+}
+
+static void test_sighup_writes_partial_results(void **state)
+{
+    (void)state;
+    check_signal_writes_partial_results(SIGHUP);
+}
+
 int main(void)
 {
     bt_test_require_opencl();
@@ -497,6 +516,8 @@ int main(void)
         cmocka_unit_test(test_early_stopping_and_quiet),
         cmocka_unit_test(test_bad_options_exit_2),
         cmocka_unit_test(test_ctrl_c_writes_partial_results),
+        cmocka_unit_test(test_sigterm_writes_partial_results),
+        cmocka_unit_test(test_sighup_writes_partial_results),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
