@@ -9,13 +9,17 @@
 #define _POSIX_C_SOURCE 200809L
 #include "test_support.h"
 
+#include <ctype.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "batchtune_gemm_tuning.h"
 #include "common/checksum.h"
@@ -863,6 +867,82 @@ static void test_tune_gemm_tool(void **state)
     output = NULL;
 }
 
+/* The stored file's text with the figure its note records replaced by `ratio`, checksum fixed. */
+static char *with_stored_ratio(const char *text, const char *ratio)
+{
+    const char *at = strstr(text, "x as fast as with CLBlast's defaults");
+    assert_non_null(at);
+    const char *start = at;
+    while (start > text && (isdigit((unsigned char)start[-1]) || start[-1] == '.' ||
+                            start[-1] == '-' || start[-1] == 'n' || start[-1] == 'a'))
+        --start;
+    char from[64];
+    assert_true((size_t)(at - start) < sizeof from - 1);
+    memcpy(from, start, (size_t)(at - start));
+    strcpy(from + (at - start), "x as fast");
+    char to[64];
+    snprintf(to, sizeof to, "%sx as fast", ratio);
+    return edit_with_valid_crc(text, from, to);
+}
+
+/* tune-gemm says so when it replaces a file whose note records a better figure, and an interrupt
+ * before anything beat CLBlast's defaults stores nothing over the file. */
+static void test_tune_gemm_keeps_what_it_should(void **state)
+{
+    (void)state;
+    char *path = file_in(dir, "keep.txt");
+    char *log = file_in(dir, "keep.log");
+    char args[1400];
+    snprintf(args, sizeof args, "tune-gemm --layers 16,10 -m 8 --budget 0 -o '%s'", path);
+    expect_tool(NULL, args, 0, "stored in");
+    char *text = bt_test_read_text(path);
+    char *better = with_stored_ratio(text, "99.00");
+    write_text(path, better);
+    expect_tool(NULL, args, 0, "stored in");
+    if (!strstr(output, "warning: replacing stored parameters that measured 99.00x"))
+        fail_msg("no warning about the better stored figure:\n%s", output);
+    free(text);
+    free(better);
+
+    /* SIGTERM (handled as Ctrl-C, also in a background job) as soon as the search starts. */
+    char *before = bt_test_read_text(path);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+            _exit(125);
+        execl(BT_TOOL_PATH, BT_TOOL_PATH, "tune-gemm", "--layers", "16,10", "-m", "8",
+              "--budget", "30", "-o", path, (char *)NULL);
+        _exit(126);
+    }
+    for (int i = 0; i < 6000; ++i) {
+        FILE *f = fopen(log, "r");
+        char buf[4096] = "";
+        if (f) {
+            buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
+            fclose(f);
+        }
+        if (strstr(buf, "distinct GEMM shapes"))
+            break;
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    char *said = bt_test_read_text(log);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 130 || !strstr(said, "no parameters stored"))
+        fail_msg("expected exit 130 and nothing stored, got status %d:\n%s", status, said);
+    char *after = bt_test_read_text(path);
+    assert_string_equal(after, before);
+    free(said);
+    free(after);
+    free(before);
+    free(log);
+    free(path);
+}
+
 int main(void)
 {
     bt_test_require_opencl();
@@ -876,6 +956,7 @@ int main(void)
         cmocka_unit_test(test_peak),
         cmocka_unit_test(test_step_runs_no_wasted_gemm),
         cmocka_unit_test(test_tune_gemm_tool),
+        cmocka_unit_test(test_tune_gemm_keeps_what_it_should),
         cmocka_unit_test(test_search_rejects_bad_steps),
         cmocka_unit_test(test_split_arithmetic),
         cmocka_unit_test(test_step_check_moves_split),
