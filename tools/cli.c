@@ -13,6 +13,10 @@
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/atomic_file.h"
 
 int bt_cli_report(const char *command, bt_status status, const char *what)
 {
@@ -174,14 +178,25 @@ const char *bt_cli_format_sizes(const bt_network_opts *opts, char *buf, size_t s
     return buf;
 }
 
-static volatile sig_atomic_t interrupted;
-static struct sigaction previous_sigint;
-static bool sigint_caught;
+/* The signals that stop the work cleanly: Ctrl-C, a scheduler's or `timeout`'s SIGTERM, a closed
+ * terminal's SIGHUP. */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define N_STOP_SIGNALS (sizeof stop_signals / sizeof stop_signals[0])
 
-static void on_sigint(int signo)
+static volatile sig_atomic_t interrupted;
+static struct sigaction previous_actions[N_STOP_SIGNALS];
+static bool caught[N_STOP_SIGNALS];
+
+/* The first signal sets the flag and hands every stop signal back to its previous action (the
+ * default ends the process), so that a second one, of any kind, is not swallowed. sigaction is
+ * async-signal-safe. */
+static void on_stop_signal(int signo)
 {
     (void)signo;
     interrupted = 1;
+    for (size_t i = 0; i < N_STOP_SIGNALS; ++i)
+        if (caught[i])
+            sigaction(stop_signals[i], &previous_actions[i], NULL);
 }
 
 void bt_cli_catch_sigint(void)
@@ -189,21 +204,29 @@ void bt_cli_catch_sigint(void)
     interrupted = 0;
     struct sigaction action;
     memset(&action, 0, sizeof action);
-    action.sa_handler = on_sigint;
+    action.sa_handler = on_stop_signal;
     sigemptyset(&action.sa_mask);
+    for (size_t i = 0; i < N_STOP_SIGNALS; ++i)
+        sigaddset(&action.sa_mask, stop_signals[i]);
     action.sa_flags = SA_RESETHAND;
-    sigint_caught = sigaction(SIGINT, NULL, &previous_sigint) == 0 &&
-                    previous_sigint.sa_handler != SIG_IGN &&
-                    sigaction(SIGINT, &action, NULL) == 0;
+    for (size_t i = 0; i < N_STOP_SIGNALS; ++i) {
+        /* An ignored signal (a background job's SIGINT, nohup's SIGHUP) stays ignored. */
+        caught[i] = sigaction(stop_signals[i], NULL, &previous_actions[i]) == 0 &&
+                    previous_actions[i].sa_handler != SIG_IGN;
+        if (caught[i])
+            caught[i] = sigaction(stop_signals[i], &action, NULL) == 0;
+    }
 }
 
 bool bt_cli_interrupted(void) { return interrupted != 0; }
 
 void bt_cli_release_sigint(void)
 {
-    if (sigint_caught)
-        sigaction(SIGINT, &previous_sigint, NULL);
-    sigint_caught = false;
+    for (size_t i = 0; i < N_STOP_SIGNALS; ++i) {
+        if (caught[i])
+            sigaction(stop_signals[i], &previous_actions[i], NULL);
+        caught[i] = false;
+    }
 }
 
 void bt_cli_report_gemm_tuning(const char *command, const bt_device *device, bool quiet)
@@ -263,5 +286,86 @@ int bt_cli_check_layers_fit(const char *command, const char *layers_text,
                                   "--layers %s: the output layer has %zu units but the data has "
                                   "%u classes",
                                   layers_text, net->sizes[net->n_sizes - 1], classes);
+    return BT_EXIT_OK;
+}
+
+/* The folder part of `path` ("." when it has none), into buf; false when it does not fit. */
+static bool folder_of(const char *path, char *buf, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return snprintf(buf, size, ".") < (int)size;
+    size_t len = slash == path ? 1 : (size_t)(slash - path);
+    if (len >= size)
+        return false;
+    memcpy(buf, path, len);
+    buf[len] = '\0';
+    return true;
+}
+
+int bt_cli_check_output_file(const char *command, const char *option, const char *path,
+                             bool create_folders)
+{
+    if (!*path)
+        return bt_cli_usage_error(command, "%s needs a file name", option);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "batchtune %s: %s %s: is a folder, expected a file name\n", command,
+                option, path);
+        return BT_EXIT_FAILURE;
+    }
+    char folder[4096];
+    if (!folder_of(path, folder, sizeof folder)) {
+        fprintf(stderr, "batchtune %s: %s %s: the path is too long\n", command, option, path);
+        return BT_EXIT_FAILURE;
+    }
+    if (stat(folder, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "batchtune %s: %s %s: %s is not a folder\n", command, option, path,
+                    folder);
+            return BT_EXIT_FAILURE;
+        }
+        /* What the final write does first: its temporary file, created and removed again. */
+        bt_atomic_file probe;
+        bt_atomic_step step = bt_atomic_file_open(&probe, path);
+        int err = errno;
+        if (step == BT_ATOMIC_OK)
+            bt_atomic_file_abort(&probe);
+        if (step != BT_ATOMIC_NO_MEMORY)
+            bt_atomic_file_release(&probe);
+        if (step != BT_ATOMIC_OK) {
+            fprintf(stderr, "batchtune %s: %s %s: cannot create a file in %s: %s\n", command,
+                    option, path, folder,
+                    step == BT_ATOMIC_NO_MEMORY ? "out of host memory" : strerror(err));
+            return BT_EXIT_FAILURE;
+        }
+        return BT_EXIT_OK;
+    }
+    if (!create_folders || errno != ENOENT) {
+        fprintf(stderr, "batchtune %s: %s %s: cannot use the folder %s: %s\n", command, option,
+                path, folder, strerror(errno));
+        return BT_EXIT_FAILURE;
+    }
+    /* The folders will be created: the nearest one that exists must take a new folder. */
+    char ancestor[4096];
+    snprintf(ancestor, sizeof ancestor, "%s", folder);
+    while (stat(ancestor, &st) != 0) {
+        char parent[4096];
+        if (errno != ENOENT || !folder_of(ancestor, parent, sizeof parent) ||
+            strcmp(parent, ancestor) == 0) {
+            fprintf(stderr, "batchtune %s: %s %s: cannot create the folder %s: %s\n", command,
+                    option, path, folder, strerror(errno));
+            return BT_EXIT_FAILURE;
+        }
+        memcpy(ancestor, parent, sizeof ancestor);
+    }
+    char probe[4096 + 32];
+    snprintf(probe, sizeof probe, "%s/.batchtune-probe-XXXXXX", ancestor);
+    if (!S_ISDIR(st.st_mode) || !mkdtemp(probe)) {
+        fprintf(stderr, "batchtune %s: %s %s: cannot create the folder %s: %s\n", command,
+                option, path, folder, S_ISDIR(st.st_mode) ? strerror(errno) : "not a folder");
+        return BT_EXIT_FAILURE;
+    }
+    rmdir(probe);
     return BT_EXIT_OK;
 }

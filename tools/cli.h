@@ -110,6 +110,14 @@ int bt_cli_check_layers_fit(const char *command, const char *layers_text,
                             const bt_network_opts *net, const char *data_dir,
                             const bt_dataset *train);
 
+/* An output file checked before the work rather than after it: `path` is not empty (else a usage
+ * error) and not a folder, and a file can be created beside it (the temporary file of an atomic
+ * write, created and removed again); with `create_folders`, missing folders on the way count as
+ * creatable when the nearest existing one takes a new folder. Prints what is wrong, naming
+ * `option`; returns BT_EXIT_OK, BT_EXIT_USAGE or BT_EXIT_FAILURE. */
+int bt_cli_check_output_file(const char *command, const char *option, const char *path,
+                             bool create_folders);
+
 /* Human-readable byte count ("3.8 GiB"), into buf. */
 const char *bt_cli_format_bytes(unsigned long long bytes, char *buf, unsigned size);
 
@@ -126,10 +134,11 @@ bool bt_cli_parse_real(const char *text, double *out);
 /* "784,30,10" into buf. */
 const char *bt_cli_format_sizes(const bt_network_opts *opts, char *buf, size_t size);
 
-/* Ctrl-C: the first press sets the flag read by bt_cli_interrupted() (work stops cleanly, keeps
- * its results and exits 130); SA_RESETHAND lets a second press end the process. An ignored
- * SIGINT (a background job, nohup) stays ignored. bt_cli_release_sigint() restores the old
- * handler. */
+/* Ctrl-C, SIGTERM (a batch scheduler's time limit, `timeout`) and SIGHUP alike: the first sets the
+ * flag read by bt_cli_interrupted() (work stops cleanly, keeps its results and exits 130) and
+ * restores the previous handlers, so that a second signal ends the process. An ignored signal
+ * (a background job's SIGINT, nohup's SIGHUP) stays ignored. bt_cli_release_sigint() restores the
+ * old handlers. */
 void bt_cli_catch_sigint(void);
 bool bt_cli_interrupted(void);
 void bt_cli_release_sigint(void);

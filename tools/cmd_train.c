@@ -63,7 +63,8 @@ static void print_help(void)
         "  -q, --quiet           print only the test accuracy (and where parameters were saved)\n"
         "  -h, --help            this text\n\n"
         "Ctrl-C stops within a tenth of an epoch, still evaluates the test set and saves the\n"
-        "parameters (--save), and exits with status 130; a second Ctrl-C ends at once.\n"
+        "parameters (--save), and exits with status 130; a second Ctrl-C ends at once. SIGTERM\n"
+        "and SIGHUP do the same as Ctrl-C.\n"
         "Exit status: 0 done, 1 failure (including a diverged run), 2 bad command line.\n",
         BT_DEFAULT_VALIDATION_COUNT);
 }
@@ -119,12 +120,27 @@ static int digits(size_t n)
     return d;
 }
 
-/* The data must match the network's input and fit its output. */
-static int check_data_shape(const train_args *a, const bt_dataset *train)
+/* The data must match the network's input and fit its output; the test set is checked here too,
+ * not when it is evaluated after the last epoch. */
+static int check_data_shape(const train_args *a, const bt_dataset *train, const bt_dataset *test)
 {
     int code = bt_cli_check_layers_fit(CMD, a->layers_text, &a->net, a->data_dir, train);
     if (code != BT_EXIT_OK)
         return code;
+    if (bt_dataset_features(test) != bt_dataset_features(train)) {
+        fprintf(stderr,
+                "batchtune %s: %s: the test images have %zu pixels but the training images "
+                "%zu; the files do not belong together\n",
+                CMD, a->data_dir, bt_dataset_features(test), bt_dataset_features(train));
+        return BT_EXIT_FAILURE;
+    }
+    if (bt_dataset_classes(test) > a->net.sizes[a->net.n_sizes - 1]) {
+        fprintf(stderr,
+                "batchtune %s: %s: the test labels have %u classes but the output layer has "
+                "%zu units\n",
+                CMD, a->data_dir, bt_dataset_classes(test), a->net.sizes[a->net.n_sizes - 1]);
+        return BT_EXIT_FAILURE;
+    }
     if (a->batch_size > bt_dataset_count(train))
         return bt_cli_usage_error(CMD,
                                   "--batch-size %zu: larger than the %zu training examples",
@@ -146,33 +162,12 @@ static void print_description(const train_args *a, const train_run *r)
     fflush(stdout);
 }
 
-/* --save's folder must be writable before hours of training, not after. */
-static int check_save_folder(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char folder[4096] = ".";
-    if (slash) {
-        size_t len = slash == path ? 1 : (size_t)(slash - path);
-        if (len >= sizeof folder) {
-            fprintf(stderr, "batchtune %s: --save %s: the path is too long\n", CMD, path);
-            return BT_EXIT_FAILURE;
-        }
-        memcpy(folder, path, len);
-        folder[len] = '\0';
-    }
-    if (access(folder, W_OK | X_OK) != 0) {
-        fprintf(stderr, "batchtune %s: --save %s: cannot write in %s: %s\n", CMD, path, folder,
-                strerror(errno));
-        return BT_EXIT_FAILURE;
-    }
-    return BT_EXIT_OK;
-}
-
 /* Data, device, network, warm-up, uploads and scheduler: everything before the first step. */
 static int prepare(const train_args *a, train_run *r)
 {
     if (a->save_path) {
-        int code = check_save_folder(a->save_path);
+        /* --save must be writable before hours of training, not after. */
+        int code = bt_cli_check_output_file(CMD, "--save", a->save_path, false);
         if (code != BT_EXIT_OK)
             return code;
     }
@@ -180,7 +175,7 @@ static int prepare(const train_args *a, train_run *r)
                                                  &r->validation, &r->test);
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "cannot load the data");
-    int code = check_data_shape(a, r->train);
+    int code = check_data_shape(a, r->train, r->test);
     if (code != BT_EXIT_OK)
         return code;
 
@@ -439,10 +434,17 @@ static int parse_option(int opt, const char *arg, void *ctx)
         if (!((float)a->eta > 0.0f))
             return bt_cli_usage_error(CMD, "--eta '%s': too small, it is 0 as a 32-bit float",
                                       arg);
+        /* The scheduler's limits, checked here rather than after the device is open. */
+        if (!bt_sgd_rates_valid(a->eta, 0.0))
+            return bt_cli_usage_error(CMD, "--eta '%s': too large, at most %g", arg,
+                                      BT_SGD_MAX_RATE);
         return BT_EXIT_OK;
     case OPT_LAMBDA:
         if (!bt_cli_parse_real(arg, &a->lambda) || !(a->lambda >= 0.0))
             return bt_cli_usage_error(CMD, "--lambda '%s': expected a finite number >= 0", arg);
+        if (!bt_sgd_rates_valid(1.0, a->lambda))
+            return bt_cli_usage_error(CMD, "--lambda '%s': too large, at most %g", arg,
+                                      BT_SGD_MAX_RATE);
         return BT_EXIT_OK;
     case OPT_EPOCHS:
         if (!bt_cli_parse_size(arg, 1, &a->epochs))

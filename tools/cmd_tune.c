@@ -95,7 +95,7 @@ static void print_help(void)
         "stays at (or falls back to) chance, is reported as diverged or stuck and the sweep\n"
         "goes on. A progress line is shown on stderr when it is a terminal.\n\n"
         "Ctrl-C stops cleanly, prints and writes the results measured so far and exits with\n"
-        "status 130; a second Ctrl-C ends at once.\n"
+        "status 130; a second Ctrl-C ends at once. SIGTERM and SIGHUP do the same as Ctrl-C.\n"
         "Exit status: 0 done, 1 failure, 2 bad command line, 130 interrupted.\n",
         BT_DEFAULT_VALIDATION_COUNT);
 }

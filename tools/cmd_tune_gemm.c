@@ -2,7 +2,9 @@
  * training runs (bt_gemm_tune), print the per-shape speed before and after, and store the result
  * where opening the device applies it. Ctrl-C stops the search and keeps the best so far. */
 #define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 
 #include "batchtune_gemm_tuning.h"
 #include "cli.h"
+#include "common/regular_file.h"
 #include "timed_steps.h"
 
 #define CMD "tune-gemm"
@@ -135,6 +138,8 @@ static int parse_option(int opt, const char *arg, void *ctx)
             return bt_cli_usage_error(CMD, "--seed '%s': expected an integer", arg);
         return BT_EXIT_OK;
     case 'o':
+        if (!*arg)
+            return bt_cli_usage_error(CMD, "--output needs a file name");
         a->output = arg;
         return BT_EXIT_OK;
     case OPT_NO_SAVE:
@@ -427,6 +432,54 @@ static void print_steps(const tune_args *a, const bt_gemm_tune_step *steps,
 
 /* "training steps 1.93x as fast as with CLBlast's defaults", by the step timings when there
  * are any, else by the per-shape figures. */
+/* How many times as fast as CLBlast's defaults the result measured: the figure format_outcome
+ * prints. NaN when nothing was measured. */
+static double outcome_ratio(const bt_gemm_tune_result *r)
+{
+    return r->n_steps > 0 ? r->default_step_objective / r->best_step_objective
+                          : r->default_objective / r->best_objective;
+}
+
+/* A result worth storing: candidates measured and a finite figure for them; after an interrupt,
+ * also something other than CLBlast's defaults (the stored parameters, a starting candidate, may
+ * not have been measured yet). */
+static bool measured_something(const bt_gemm_tune_result *r)
+{
+    double ratio = outcome_ratio(r);
+    if (r->tried == 0 || !isfinite(ratio) || !(ratio > 0.0))
+        return false;
+    const bt_gemm_params *p = &r->params;
+    return !r->stopped || p->has_direct || p->has_indirect || p->has_min_indirect_size;
+}
+
+/* The figure a stored file's note records ("... 1.23x as fast as with CLBlast's defaults"); NaN
+ * when there is no file or no such note. */
+static double stored_ratio(const char *path)
+{
+    FILE *f = NULL;
+    uint64_t size = 0;
+    if (bt_regular_file_fopen(path, &f, &size) != BT_REGULAR_OK)
+        return NAN;
+    double ratio = NAN;
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] != '#')
+            continue;
+        char *at = strstr(line, "x as fast as with CLBlast's defaults");
+        if (!at)
+            continue;
+        char *start = at;
+        while (start > line && (isdigit((unsigned char)start[-1]) || start[-1] == '.'))
+            --start;
+        char *end = NULL;
+        double value = strtod(start, &end);
+        if (start < at && end == at && isfinite(value) && value > 0.0)
+            ratio = value;
+    }
+    fclose(f);
+    return ratio;
+}
+
 static const char *format_outcome(const bt_gemm_tune_result *r, char *buf, size_t size)
 {
     if (r->n_steps > 0)
@@ -472,6 +525,14 @@ static int save(const tune_args *a, bt_device *device, const bt_gemm_tune_result
                                                  "(give --output FILE)");
         target = path;
     }
+    /* A replaced file that measured better is not lost in silence. The figures come from other
+     * runs, maybe on other shapes or under other load, so the newer result still wins. */
+    double before = stored_ratio(target), now = outcome_ratio(r);
+    if (isfinite(before) && now < before)
+        fprintf(stderr,
+                "batchtune %s: warning: replacing stored parameters that measured %.2fx as fast as "
+                "CLBlast's defaults with ones that measured %.2fx (%s)\n",
+                CMD, before, now, target);
     char note[1024];
     format_note(a, r, note, sizeof note);
     bt_status status = bt_gemm_tuning_save(device, &r->params, note, target);
@@ -500,6 +561,21 @@ static int run(const tune_args *a, bt_device *device)
     static bt_gemm_tune_shape shapes[BT_GEMM_TUNE_MAX_SHAPES];
     static bt_gemm_tune_step steps[BT_GEMM_TUNE_MAX_STEPS];
     size_t n_shapes = 0, n_steps = 0;
+    if (a->save) {
+        /* Where the result goes must be writable before the search, not after it. */
+        char path[1024];
+        const char *target = a->output;
+        if (!target) {
+            if (bt_gemm_tuning_path(device, NULL, path, sizeof path) != BT_OK)
+                return bt_cli_report(CMD, BT_ERR_IO, "cannot choose where to store the "
+                                                     "parameters (give --output FILE)");
+            target = path;
+        }
+        int code = bt_cli_check_output_file(CMD, a->output ? "--output" : "the device's file",
+                                            target, true);
+        if (code != BT_EXIT_OK)
+            return code;
+    }
     bt_status status = collect_shapes(a, device, shapes, &n_shapes, steps, &n_steps);
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "cannot list the step shapes");
@@ -559,7 +635,16 @@ static int run(const tune_args *a, bt_device *device)
         printf("the best combination found was not 1%% faster than CLBlast's defaults in "
                "training steps: keeping CLBlast's own\n");
     printf("parameters: %s\n", bt_gemm_params_format(&result.params, text, sizeof text));
-    int code = a->save ? save(a, device, &result) : -1;
+    int code = -1;
+    if (a->save && !measured_something(&result)) {
+        /* An early interrupt: a file of defaults would replace a good one for nothing. */
+        fprintf(stderr, "batchtune %s: nothing measured beat CLBlast's defaults before the %s; "
+                        "no parameters stored, the stored ones (if any) are kept\n",
+                CMD, result.stopped ? "interrupt" : "end");
+        if (!result.stopped)
+            code = BT_EXIT_FAILURE;
+    } else if (a->save)
+        code = save(a, device, &result);
     fflush(stdout);
     if (code < 0)
         code = result.stopped ? BT_EXIT_INTERRUPTED : BT_EXIT_OK;

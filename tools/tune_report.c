@@ -413,7 +413,16 @@ static const char text_marks[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST
 /* The same data as text (gnuplot's dumb terminal) for a terminal, and for places that show no
  * images: each evaluation is a letter for its batch size, on a logarithmic time axis because
  * the fast candidates' rise happens in the first few evaluations. The evaluations at 0 s have
- * no place on that axis and are left out. */
+ * no place on that axis and are left out, and so are the curves that hold nothing else (a very
+ * early interrupt): gnuplot 5.4's dumb terminal crashes on a curve with no point to draw. */
+static bool has_time_after_start(const bt_tuner_trial *t)
+{
+    for (size_t i = 0; i < t->n_points; ++i)
+        if (t->points[i].train_seconds > 0.0)
+            return true;
+    return false;
+}
+
 static bool write_gp_text(FILE *out, const bt_tune_report *rep)
 {
     const bt_tuner_opts *o = bt_tuner_result_opts(rep->result);
@@ -432,11 +441,15 @@ static bool write_gp_text(FILE *out, const bt_tune_report *rep)
     for (size_t c = 0; c < s->n_candidates && ok; ++c) {
         const bt_tuner_candidate *cand = &s->candidates[c];
         char mark = c < n_marks ? text_marks[c] : '+';
+        bool titled = false;
         for (size_t k = 0; k < cand->n_trials && ok; ++k, ++block) {
+            if (!has_time_after_start(&cand->trials[k]))
+                continue;
             char title[64] = "notitle";
-            if (k == 0)
+            if (!titled)
                 snprintf(title, sizeof title, "title \"%zu%s\"", cand->batch_size,
                          cand == s->winner ? " *" : "");
+            titled = true;
             ok = fprintf(out,
                          "  'accuracy.dat' index %zu using ($1 > 0 ? $1 : NaN):2 with points "
                          "pt \"%c\" %s, \\\n",

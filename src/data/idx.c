@@ -161,8 +161,8 @@ bt_status bt_idx_parse(const uint8_t *buf, size_t len, const char *what, bt_idx 
 }
 
 /* open() rather than gzopen(), so that errno reliably says why, and directories are caught
- * before zlib reports them as a read error. */
-static bt_status open_reader(const char *path, gzFile *out)
+ * before they are read. */
+static bt_status open_reader(const char *path, int *out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -177,48 +177,23 @@ static bt_status open_reader(const char *path, gzFile *out)
         close(fd);
         return bt_fail(BT_ERR_IO, "%s: is a directory, expected an IDX file", path);
     }
-    gzFile gz = gzdopen(fd, "rb");
-    if (!gz) {
-        close(fd);
-        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "%s: cannot allocate zlib's reader", path);
-    }
-    *out = gz;
+    *out = fd;
     return BT_OK;
 }
 
-/* zlib prefixes its messages with "<fd:N>: " for gzdopen'ed files; the path says it better. */
-static const char *zlib_reason(gzFile gz, int *errnum)
+/* Up to `size` bytes from fd; *got is 0 at the end of the file. */
+static bt_status read_some(int fd, const char *path, uint8_t *dst, size_t size, size_t *got)
 {
-    const char *msg = gzerror(gz, errnum);
-    if (strncmp(msg, "<fd:", 4) == 0) {
-        const char *rest = strstr(msg, ": ");
-        if (rest)
-            msg = rest + 2;
-    }
-    return msg;
-}
-
-/* Turns zlib's error state (if any) into a status naming the file. */
-static bt_status check_zlib_state(gzFile gz, const char *path)
-{
-    int errnum = Z_OK;
-    const char *reason = zlib_reason(gz, &errnum);
-    switch (errnum) {
-    case Z_OK:
-        return BT_OK;
-    case Z_ERRNO:
-        return bt_fail(BT_ERR_IO, "%s: read failed: %s", path, reason);
-    case Z_MEM_ERROR:
-        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "%s: zlib ran out of memory", path);
-    case Z_BUF_ERROR:
-        return bt_fail(BT_ERR_FORMAT,
-                       "%s: corrupt gzip stream: it ends early (%s); the file is incomplete, "
-                       "download it again",
-                       path, reason);
-    default:
-        return bt_fail(BT_ERR_FORMAT,
-                       "%s: corrupt gzip stream (%s); the file is damaged, download it again",
-                       path, reason);
+    if (size > READ_MAX_REQUEST)
+        size = READ_MAX_REQUEST;
+    for (;;) {
+        ssize_t n = read(fd, dst, size);
+        if (n >= 0) {
+            *got = (size_t)n;
+            return BT_OK;
+        }
+        if (errno != EINTR)
+            return bt_fail(BT_ERR_IO, "%s: read failed: %s", path, strerror(errno));
     }
 }
 
@@ -247,36 +222,200 @@ static bt_status fail_too_large(const char *path, size_t max_bytes)
                    path, max_bytes);
 }
 
-/* Reads everything into *buf; the buffer holds at most max_bytes + 1 bytes, the one extra byte
- * telling that the limit was passed. */
-static bt_status read_all(gzFile gz, const char *path, size_t max_bytes, uint8_t **buf,
+/* The data size a complete and valid IDX header in buf[0..len) declares, header included; false
+ * while the header is incomplete or when it is not one (the parser then says why). */
+static bool declared_size(const uint8_t *buf, size_t len, size_t *total)
+{
+    if (len < IDX_PREFIX_BYTES || buf[0] != 0 || buf[1] != 0 || buf[2] != IDX_TYPE_UBYTE ||
+        buf[3] < 1 || buf[3] > BT_IDX_MAX_DIMS)
+        return false;
+    size_t header = IDX_PREFIX_BYTES + IDX_DIM_BYTES * buf[3];
+    if (len < header)
+        return false;
+    size_t product = 1;
+    for (unsigned i = 0; i < buf[3]; ++i) {
+        size_t dim = read_be32(buf + IDX_PREFIX_BYTES + IDX_DIM_BYTES * i);
+        if (dim == 0 || product > SIZE_MAX / dim)
+            return false;
+        product *= dim;
+    }
+    if (product > SIZE_MAX - header)
+        return false;
+    *total = header + product;
+    return true;
+}
+
+/* The output buffer: the data read or decompressed so far. The header's declared size is checked
+ * against the limit as soon as the header is in, so that a small compressed file claiming a huge
+ * shape fails at once instead of after decompressing up to the limit. */
+typedef struct sink {
+    const char *path;
+    size_t max_bytes, limit; /* limit: max_bytes + 1, to tell that max_bytes was passed */
+    uint8_t *buf;
+    size_t used, capacity;
+    bool header_checked;
+} sink;
+
+/* Room for at least one more byte. */
+static bt_status sink_reserve(sink *s)
+{
+    if (s->used < s->capacity)
+        return BT_OK;
+    if (s->used > s->max_bytes)
+        return fail_too_large(s->path, s->max_bytes);
+    return grow_buffer(&s->buf, &s->capacity, s->limit, s->path);
+}
+
+/* Counts `n` bytes written at buf + used. */
+static bt_status sink_advance(sink *s, size_t n)
+{
+    s->used += n;
+    size_t total = 0;
+    if (!s->header_checked && declared_size(s->buf, s->used, &total)) {
+        s->header_checked = true;
+        if (total > s->max_bytes) {
+            uint32_t dims[BT_IDX_MAX_DIMS] = {0};
+            for (unsigned i = 0; i < s->buf[3]; ++i)
+                dims[i] = read_be32(s->buf + IDX_PREFIX_BYTES + IDX_DIM_BYTES * i);
+            return bt_fail(BT_ERR_FORMAT,
+                           "%s: the IDX header declares %zu bytes (shape %s), more than %zu, the "
+                           "limit for one file; the header is corrupt",
+                           s->path, total, format_shape(dims, s->buf[3]).text, s->max_bytes);
+        }
+    }
+    if (s->used > s->max_bytes)
+        return fail_too_large(s->path, s->max_bytes);
+    return BT_OK;
+}
+
+/* A raw file: the bytes already read (`lead`), then the rest straight into the buffer. */
+static bt_status read_raw(int fd, sink *s, const uint8_t *lead, size_t lead_len)
+{
+    while (lead_len > 0) {
+        BT_TRY(sink_reserve(s));
+        size_t n = s->capacity - s->used < lead_len ? s->capacity - s->used : lead_len;
+        memcpy(s->buf + s->used, lead, n);
+        lead += n;
+        lead_len -= n;
+        BT_TRY(sink_advance(s, n));
+    }
+    for (;;) {
+        BT_TRY(sink_reserve(s));
+        size_t got = 0;
+        BT_TRY(read_some(fd, s->path, s->buf + s->used, s->capacity - s->used, &got));
+        if (got == 0)
+            return BT_OK;
+        BT_TRY(sink_advance(s, got));
+    }
+}
+
+#define GZ_INPUT_BYTES ((size_t)1 << 16)
+
+static bt_status fail_gzip(const z_stream *zs, int ret, const char *path)
+{
+    if (ret == Z_MEM_ERROR)
+        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "%s: zlib ran out of memory", path);
+    return bt_fail(BT_ERR_FORMAT,
+                   "%s: corrupt gzip stream (%s); the file is damaged, download it again", path,
+                   zs->msg ? zs->msg : "invalid data");
+}
+
+/* gzip members one after the other (concatenated members are valid gzip), and nothing after the
+ * last: bytes that do not start another member are trailing garbage, refused as a raw file's
+ * trailing bytes are. `in` holds the first `in_len` bytes of the file. */
+static bt_status read_gzip(int fd, sink *s, uint8_t *in, size_t in_len)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    int ret = inflateInit2(&zs, 16 + MAX_WBITS); /* gzip only */
+    if (ret != Z_OK)
+        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "%s: cannot allocate zlib's reader", s->path);
+    zs.next_in = in;
+    zs.avail_in = (uInt)in_len;
+    bool eof = false, member_ended = false;
+    bt_status status = BT_OK;
+    for (;;) {
+        if (zs.avail_in == 0 && !eof) {
+            size_t got = 0;
+            status = read_some(fd, s->path, in, GZ_INPUT_BYTES, &got);
+            if (status != BT_OK)
+                break;
+            eof = got == 0;
+            zs.next_in = in;
+            zs.avail_in = (uInt)got;
+        }
+        if (member_ended) {
+            if (zs.avail_in == 0) /* the end of the file after a whole member */
+                break;
+            if (zs.next_in[0] != 0x1F || (zs.avail_in >= 2 && zs.next_in[1] != 0x8B)) {
+                off_t at = lseek(fd, 0, SEEK_CUR);
+                status = bt_fail(BT_ERR_FORMAT,
+                                 "%s: has trailing bytes after the gzip stream (from byte %lld); "
+                                 "the file is corrupt or not a single gzip file",
+                                 s->path, at < 0 ? -1ll : (long long)(at - (off_t)zs.avail_in));
+                break;
+            }
+            inflateReset(&zs); /* another member */
+            member_ended = false;
+        }
+        if (zs.avail_in == 0 && eof) {
+            status = bt_fail(BT_ERR_FORMAT,
+                             "%s: corrupt gzip stream: it ends early (unexpected end of file); "
+                             "the file is incomplete, download it again",
+                             s->path);
+            break;
+        }
+        status = sink_reserve(s);
+        if (status != BT_OK)
+            break;
+        size_t room = s->capacity - s->used;
+        zs.next_out = s->buf + s->used;
+        zs.avail_out = (uInt)(room > READ_MAX_REQUEST ? READ_MAX_REQUEST : room);
+        uInt before = zs.avail_out;
+        ret = inflate(&zs, Z_NO_FLUSH);
+        if (ret != Z_OK && ret != Z_STREAM_END && ret != Z_BUF_ERROR) {
+            status = fail_gzip(&zs, ret, s->path);
+            break;
+        }
+        status = sink_advance(s, before - zs.avail_out);
+        if (status != BT_OK)
+            break;
+        member_ended = ret == Z_STREAM_END;
+    }
+    inflateEnd(&zs);
+    return status;
+}
+
+/* Reads everything into *buf, decompressing gzip; the buffer holds at most max_bytes + 1 bytes,
+ * the one extra byte telling that the limit was passed. */
+static bt_status read_all(int fd, const char *path, size_t max_bytes, uint8_t **buf,
                           size_t *len)
 {
-    size_t limit = max_bytes == SIZE_MAX ? SIZE_MAX : max_bytes + 1;
-    size_t used = 0;
-    size_t capacity = 0;
-    for (;;) {
-        if (used == capacity) {
-            if (used > max_bytes)
-                return fail_too_large(path, max_bytes);
-            BT_TRY(grow_buffer(buf, &capacity, limit, path));
-        }
-        size_t request = capacity - used;
-        if (request > READ_MAX_REQUEST)
-            request = READ_MAX_REQUEST;
-        int got = gzread(gz, *buf + used, (unsigned)request);
-        if (got < 0)
-            return check_zlib_state(gz, path);
+    uint8_t *in = malloc(GZ_INPUT_BYTES);
+    if (!in)
+        return bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "%s: cannot allocate a read buffer", path);
+    sink s = {path, max_bytes, max_bytes == SIZE_MAX ? SIZE_MAX : max_bytes + 1, NULL, 0, 0,
+              false};
+    /* Enough of the start to tell gzip's magic bytes. */
+    size_t in_len = 0;
+    bt_status status = BT_OK;
+    while (status == BT_OK && in_len < 2) {
+        size_t got = 0;
+        status = read_some(fd, path, in + in_len, GZ_INPUT_BYTES - in_len, &got);
         if (got == 0)
             break;
-        used += (size_t)got;
+        in_len += got;
     }
-    /* A gzip stream cut short reads as a plain end of file; only the error state tells. */
-    BT_TRY(check_zlib_state(gz, path));
-    if (used > max_bytes)
-        return fail_too_large(path, max_bytes);
-    *len = used;
-    return BT_OK;
+    if (status == BT_OK) {
+        if (in_len >= 2 && in[0] == 0x1F && in[1] == 0x8B)
+            status = read_gzip(fd, &s, in, in_len);
+        else
+            status = read_raw(fd, &s, in, in_len);
+    }
+    free(in);
+    *buf = s.buf;
+    *len = s.used;
+    return status;
 }
 
 /* Gives back the unused tail of the buffer; keeps the larger one if that fails. */
@@ -297,13 +436,12 @@ bt_status bt_idx_read_file(const char *path, size_t max_bytes, uint8_t **buf, si
     *len = 0;
     if (!path)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_idx_read_file: path is NULL");
-    gzFile gz = NULL;
-    BT_TRY(open_reader(path, &gz));
+    int fd = -1;
+    BT_TRY(open_reader(path, &fd));
     uint8_t *data = NULL;
     size_t used = 0;
-    bt_status status = read_all(gz, path, max_bytes, &data, &used);
-    /* Closing a file opened for reading cannot lose data; its result adds nothing to read_all's. */
-    gzclose_r(gz);
+    bt_status status = read_all(fd, path, max_bytes, &data, &used);
+    close(fd);
     if (status == BT_OK && used == 0)
         status = bt_fail(BT_ERR_FORMAT, "%s: is empty, expected an IDX file", path);
     if (status != BT_OK) {

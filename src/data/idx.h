@@ -27,7 +27,9 @@ bt_status bt_idx_parse(const uint8_t *buf, size_t len, const char *what, bt_idx 
 
 /* Read a whole file, transparently decompressing gzip, into a malloc'ed buffer. The buffer grows
  * with the data actually read, so a lying header cannot cause a giant allocation; more than
- * `max_bytes` of (decompressed) data is an error. The caller frees *buf. */
+ * `max_bytes` of (decompressed) data is an error, and so is a valid IDX header that declares more,
+ * found as soon as the header is read. Bytes after the last gzip member are an error, as trailing
+ * bytes after a raw file's data are for bt_idx_parse. The caller frees *buf. */
 bt_status bt_idx_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len);
 
 #endif

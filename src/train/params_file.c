@@ -23,17 +23,20 @@
  *
  * Saving writes "<path>.tmp.<pid>.<n>", flushes it to disk and renames it over <path>, so a
  * reader sees the old file or the new one, never half of one. Loading checks the header, the
- * declared sizes against the real file size (before allocating anything they imply), and the
- * checksum.
+ * declared sizes against the real file size (before allocating anything they imply), the
+ * checksum (in a first pass with a small buffer, so that a damaged file never costs its size in
+ * memory), and that every parameter is finite.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "common/atomic_file.h"
+#include "common/regular_file.h"
 #include "common/byte_order.h"
 #include "common/checksum.h"
 #include "batchtune.h"
@@ -207,26 +210,23 @@ static bt_status read_exact(FILE *f, const char *path, void *dst, size_t len, co
     return BT_OK;
 }
 
-/* Opens a regular file and reports its size. */
+/* Opens a regular file and reports its size; a FIFO or device is refused without blocking. */
 static bt_status open_file(const char *path, FILE **out, uint64_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    switch (bt_regular_file_fopen(path, out, size)) {
+    case BT_REGULAR_OK:
+        return BT_OK;
+    case BT_REGULAR_OPEN:
         return bt_fail(BT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        int err = errno;
-        fclose(f);
-        return bt_fail(BT_ERR_IO, "%s: cannot stat: %s", path, strerror(err));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fclose(f);
+    case BT_REGULAR_NOT_REGULAR:
         return bt_fail(BT_ERR_IO, "%s: not a regular file, expected a batchtune parameter file",
                        path);
+    case BT_REGULAR_STAT:
+        return bt_fail(BT_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    case BT_REGULAR_FDOPEN:
+    default:
+        return bt_fail(BT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     }
-    *out = f;
-    *size = (uint64_t)st.st_size;
-    return BT_OK;
 }
 
 /* The first 40 bytes: magic, version, counts, enum values. */
@@ -380,6 +380,53 @@ static bt_status header_opts(const char *path, const pf_header *h, size_t max_ba
     return BT_OK;
 }
 
+/* The checksum over the whole file, read in chunks before anything as large as the parameters is
+ * allocated: a damaged (or sparse, mostly empty) file that declares a huge network costs one read
+ * pass, not its size in memory. Leaves the stream where the parameters start. */
+static bt_status check_crc_streaming(FILE *f, const char *path, const uint8_t *raw,
+                                     size_t raw_len, uint64_t param_bytes)
+{
+    off_t start = ftello(f);
+    if (start < 0)
+        return bt_fail(BT_ERR_IO, "%s: cannot tell the read position: %s", path, strerror(errno));
+    uint8_t chunk[4 * PF_CHUNK_FLOATS];
+    uint32_t crc = bt_crc32_update(BT_CRC32_INIT, raw, raw_len);
+    for (uint64_t left = param_bytes; left > 0;) {
+        size_t n = left < sizeof chunk ? (size_t)left : sizeof chunk;
+        BT_TRY(read_exact(f, path, chunk, n, "the parameters"));
+        crc = bt_crc32_update(crc, chunk, n);
+        left -= n;
+    }
+    uint8_t crc_bytes[PF_CRC_BYTES];
+    BT_TRY(read_exact(f, path, crc_bytes, sizeof crc_bytes, "the checksum"));
+    uint32_t stored = bt_get_u32(crc_bytes);
+    if (crc != stored)
+        return bt_fail(BT_ERR_FORMAT,
+                       "%s: corrupt: checksum mismatch (stored CRC-32 %08lx, computed %08lx)",
+                       path, (unsigned long)stored, (unsigned long)crc);
+    if (fseeko(f, start, SEEK_SET) != 0)
+        return bt_fail(BT_ERR_IO, "%s: cannot seek back to the parameters: %s", path,
+                       strerror(errno));
+    return BT_OK;
+}
+
+/* NaN or infinite parameters (a run that diverged before it was saved) give NaN outputs and
+ * costs: such a file is refused rather than evaluated. */
+static bt_status check_finite(const char *path, const float *params, size_t count)
+{
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < count; ++i) {
+        if (!isfinite(params[i]) && bad++ == 0)
+            first = i;
+    }
+    if (bad > 0)
+        return bt_fail(BT_ERR_FORMAT,
+                       "%s: %zu of the %zu parameters are not finite (parameter %zu is %s); the "
+                       "network diverged before it was saved",
+                       path, bad, count, first, isnan(params[first]) ? "NaN" : "infinite");
+    return BT_OK;
+}
+
 /* Reads the parameters and the checksum, and converts the parameters in place to floats. */
 static bt_status read_params(FILE *f, const char *path, const uint8_t *raw, size_t raw_len,
                              size_t count, float **out)
@@ -431,9 +478,15 @@ static bt_status load_file(bt_device *device, FILE *f, const char *path, uint64_
     BT_TRY(header_opts(path, &h, max_batch, &opts));
 
     size_t count = (size_t)h.param_count;
+    size_t raw_len = PF_HEADER_BYTES + PF_SIZE_BYTES * h.n_sizes;
+    BT_TRY(check_crc_streaming(f, path, raw, raw_len, param_bytes));
     float *params = NULL;
-    BT_TRY(read_params(f, path, raw, PF_HEADER_BYTES + PF_SIZE_BYTES * h.n_sizes, count,
-                       &params));
+    BT_TRY(read_params(f, path, raw, raw_len, count, &params));
+    bt_status finite = check_finite(path, params, count);
+    if (finite != BT_OK) {
+        free(params);
+        return finite;
+    }
 
     bt_network *network = NULL;
     bt_status status = bt_network_create(device, &opts, &network);

@@ -419,6 +419,83 @@ static void read_and_parse_gz(void **state)
     free(image.bytes);
 }
 
+/* A small gzip file whose header claims 2^31-1 images of 28 x 28 (then 4 MiB of zeros, a few
+ * KiB compressed): refused as soon as the header is in, not after decompressing up to the limit
+ * (1 MiB here; the dataset's is 1 GiB). */
+static void read_gz_declared_size_checked_at_the_header(void **state)
+{
+    (void)state;
+    uint32_t dims[3] = {0x7FFFFFFFu, 28, 28};
+    size_t data_len = (size_t)4 << 20;
+    size_t len = 0;
+    uint8_t *bytes = bt_test_idx_bytes(0x08, 3, dims, NULL, data_len, &len);
+    char *path = tmp_path("bomb.gz");
+    bt_test_write_gz(path, bytes, len);
+    uint8_t *buf = NULL;
+    size_t got = 99;
+    bt_test_assert_failure(bt_idx_read_file(path, (size_t)1 << 20, &buf, &got), BT_ERR_FORMAT,
+                           path, "the IDX header declares");
+    assert_non_null(strstr(bt_last_error(), "2147483647 x 28 x 28"));
+    assert_null(buf);
+    assert_int_equal(got, 0);
+    free(path);
+    free(bytes);
+}
+
+/* Bytes after the gzip stream are refused, as trailing bytes after a raw file's data are; a second
+ * gzip member is part of the stream. */
+static void read_gz_trailing_bytes_refused(void **state)
+{
+    (void)state;
+    bt_test_rng rng = BT_TEST_RNG();
+    uint32_t dims[1] = {1000};
+    idx_image image = make_idx(&rng, 0x08, 1, dims, 1000);
+    char *path = tmp_path("trailing.gz");
+    bt_test_write_gz(path, image.bytes, image.len);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    uint8_t member[65536];
+    size_t member_len = fread(member, 1, sizeof member, f);
+    fclose(f);
+    assert_true(member_len > 18 && member_len < sizeof member - 64);
+
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    const char *garbage[] = {"garbage", "\x1f" "\x8c", "\0\0\0\0"};
+    const size_t garbage_len[] = {7, 2, 4};
+    for (size_t i = 0; i < 3; ++i) {
+        uint8_t file[65536 + 16];
+        memcpy(file, member, member_len);
+        memcpy(file + member_len, garbage[i], garbage_len[i]);
+        bt_test_write_file(path, file, member_len + garbage_len[i]);
+        bt_test_assert_failure(bt_idx_read_file(path, SIZE_MAX, &buf, &len), BT_ERR_FORMAT, path,
+                               "trailing bytes after the gzip stream");
+        assert_null(buf);
+    }
+
+    /* Two members: the data split in two, read back whole. */
+    char *half = tmp_path("half.gz");
+    bt_test_write_gz(half, image.bytes, image.len / 2);
+    f = fopen(half, "rb");
+    assert_non_null(f);
+    uint8_t file[2 * 65536];
+    size_t first = fread(file, 1, 65536, f);
+    fclose(f);
+    bt_test_write_gz(half, image.bytes + image.len / 2, image.len - image.len / 2);
+    f = fopen(half, "rb");
+    assert_non_null(f);
+    size_t second = fread(file + first, 1, 65536, f);
+    fclose(f);
+    bt_test_write_file(path, file, first + second);
+    BT_ASSERT_OK(bt_idx_read_file(path, SIZE_MAX, &buf, &len));
+    assert_int_equal(len, image.len);
+    assert_memory_equal(buf, image.bytes, image.len);
+    free(buf);
+    free(half);
+    free(path);
+    free(image.bytes);
+}
+
 static int make_tmpdir(void **state)
 {
     (void)state;
@@ -446,6 +523,8 @@ int main(void)
         cmocka_unit_test(read_gz_round_trip),
         cmocka_unit_test(read_max_bytes),
         cmocka_unit_test(read_and_parse_gz),
+        cmocka_unit_test(read_gz_declared_size_checked_at_the_header),
+        cmocka_unit_test(read_gz_trailing_bytes_refused),
     };
     struct CMUnitTest tests[BT_TEST_COUNT(fixed) + BT_TEST_COUNT(parse_cases) +
                             BT_TEST_COUNT(read_cases)];

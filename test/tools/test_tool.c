@@ -160,6 +160,59 @@ static void test_train_then_eval_a_saved_network(void **state)
     free(dir);
 }
 
+/* --eta and --lambda beyond the scheduler's limits are usage errors found before anything is
+ * opened: the missing data folder is never reached. */
+static void test_train_rates_checked_up_front(void **state)
+{
+    (void)state;
+    expect_exit(NULL, "train --data /no/such/folder --eta 1e38", 2);
+    assert_output_contains("--eta '1e38'");
+    expect_exit(NULL, "train --data /no/such/folder --lambda 1e38", 2);
+    assert_output_contains("--lambda '1e38'");
+    expect_exit(NULL, "train --data /no/such/folder --eta 1e30 --lambda 1e30", 1);
+    assert_output_contains("/no/such/folder");
+}
+
+/* Every input and output is checked before the first step: a --save that names a folder or a
+ * place where no file can be created, a test set whose images differ from the training set's,
+ * and tune-gemm's --output, empty or unusable, fail before any training or search. */
+static void test_paths_checked_before_the_work(void **state)
+{
+    (void)state;
+    char *dir = bt_test_make_toy_mnist("bt-test-tool-paths", 300, 0);
+    char args[1024];
+    const char *train = "train --validation 100 --layers 16,10 -m 10 --epochs 1";
+    snprintf(args, sizeof args, "%s --data '%s' --save '%s'", train, dir, dir);
+    expect_exit(NULL, args, 1);
+    assert_output_contains("is a folder");
+    assert_null(strstr(output, "epoch 1"));
+    snprintf(args, sizeof args, "%s --data '%s' --save /sys/net.btnet", train, dir);
+    expect_exit(NULL, args, 1);
+    assert_output_contains("--save /sys/net.btnet");
+    assert_null(strstr(output, "epoch 1"));
+
+    snprintf(args, sizeof args, "tune-gemm --layers 16,10 -m 8 --budget 1 -o ''");
+    expect_exit(NULL, args, 2);
+    assert_output_contains("--output");
+    snprintf(args, sizeof args, "tune-gemm --layers 16,10 -m 8 --budget 1 -o '%s'", dir);
+    expect_exit(NULL, args, 1);
+    assert_output_contains("is a folder");
+    assert_null(strstr(output, "candidates"));
+    expect_exit(NULL, "tune-gemm --layers 16,10 -m 8 --budget 1 -o /sys/x/params.txt", 1);
+    assert_output_contains("--output /sys/x/params.txt");
+    assert_null(strstr(output, "candidates"));
+
+    /* Test images of 5 x 5 pixels beside training images of 4 x 4. */
+    uint32_t dims[3] = {200, 5, 5};
+    free(bt_test_write_idx(dir, "t10k-images-idx3-ubyte", false, 3, dims, NULL, 200 * 25));
+    snprintf(args, sizeof args, "%s --data '%s'", train, dir);
+    expect_exit(NULL, args, 1);
+    assert_output_contains("the test images have 25 pixels but the training images 16");
+    assert_null(strstr(output, "epoch 1"));
+    bt_test_remove_tree(dir);
+    free(dir);
+}
+
 /* bench --data: steps on the training split that train would load, named in the header; a
  * folder that cannot be loaded fails before any device work. */
 static void test_bench_on_a_data_folder(void **state)
@@ -253,6 +306,8 @@ int main(void)
         cmocka_unit_test_teardown(test_warmup_with_an_unknown_device_fails, free_output),
         cmocka_unit_test_teardown(test_train_then_eval_a_saved_network, free_output),
         cmocka_unit_test_teardown(test_bench_on_a_data_folder, free_output),
+        cmocka_unit_test_teardown(test_train_rates_checked_up_front, free_output),
+        cmocka_unit_test_teardown(test_paths_checked_before_the_work, free_output),
         cmocka_unit_test_setup_teardown(test_warmup_compiles_the_programs, make_cache_dir,
                                         remove_cache_dir),
     };

@@ -436,10 +436,49 @@ static void sleep_seconds(double seconds)
         ;
 }
 
-/* Ctrl-C (SIGINT) in the middle: exit 130, and the files hold the results so far. */
-static void test_ctrl_c_writes_partial_results(void **state)
+/* The text plot in accuracy.gp leaves out every curve whose points are all at 0 s (gnuplot 5.4's
+ * dumb terminal crashes on such a curve on its log axis). Returns how many such curves
+ * accuracy.dat holds. */
+static size_t check_text_plot_skips_empty_curves(const char *results)
 {
-    (void)state;
+    char *dat_path = bt_test_path(results, "accuracy.dat");
+    char *gp_path = bt_test_path(results, "accuracy.gp");
+    char *dat = bt_test_read_text(dat_path);
+    char *gp = bt_test_read_text(gp_path);
+    const char *text_plot = strstr(gp, "set terminal dumb");
+    assert_non_null(text_plot);
+    size_t empty = 0;
+    for (const char *at = strstr(dat, "# block "); at; ) {
+        size_t block = strtoul(at + 8, NULL, 10);
+        const char *next = strstr(at + 1, "# block ");
+        bool later = false;
+        for (const char *line = strchr(at, '\n'); line && (!next || line < next);
+             line = strchr(line + 1, '\n')) {
+            if (line[1] != '#' && line[1] != '\n' && line[1] != '\0' &&
+                strtod(line + 1, NULL) > 0.0)
+                later = true;
+        }
+        if (!later) {
+            ++empty;
+            char ref[64];
+            snprintf(ref, sizeof ref, "index %zu using", block);
+            if (strstr(text_plot, ref))
+                fail_msg("the text plot draws block %zu, whose points are all at 0 s:\n%s", block,
+                         text_plot);
+        }
+        at = next;
+    }
+    free(gp);
+    free(dat);
+    free(gp_path);
+    free(dat_path);
+    return empty;
+}
+
+/* Ctrl-C (SIGINT) in the middle, or SIGTERM (a scheduler's time limit) or SIGHUP treated alike:
+ * exit 130, and the files hold the results so far. */
+static void check_signal_writes_partial_results(int signo, double delay)
+{
     char *out = bt_test_make_tmpdir("bt-test-tune-out");
     char *results = bt_test_path(out, "results");
     char *log = bt_test_path(out, "log.txt");
@@ -460,13 +499,14 @@ static void test_ctrl_c_writes_partial_results(void **state)
     for (int i = 0; i < 2400 && !path_exists(results); ++i)
         sleep_seconds(0.05);
     assert_true(path_exists(results));
-    sleep_seconds(1.0);
-    assert_int_equal(kill(pid, SIGINT), 0);
+    sleep_seconds(delay);
+    assert_int_equal(kill(pid, signo), 0);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     char *text = bt_test_read_text(log);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 130)
-        fail_msg("expected exit 130 after SIGINT, got status %d; output:\n%s", status, text);
+        fail_msg("expected exit 130 after signal %d, got status %d; output:\n%s", signo, status,
+                 text);
     if (!strstr(text, "interrupted"))
         fail_msg("no 'interrupted' in the output:\n%s", text);
     free(text);
@@ -482,10 +522,37 @@ static void test_ctrl_c_writes_partial_results(void **state)
     free(rows);
     cJSON_Delete(root);
     assert_no_temporaries(results);
+    fprintf(stderr, "%zu curves hold only their point at 0 s\n",
+            check_text_plot_skips_empty_curves(results));
     free(log);
     free(results);
     bt_test_remove_tree(out);
     free(out);
+}
+
+static void test_ctrl_c_writes_partial_results(void **state)
+{
+    (void)state;
+    check_signal_writes_partial_results(SIGINT, 1.0);
+}
+
+static void test_sigterm_writes_partial_results(void **state)
+{
+    (void)state;
+    check_signal_writes_partial_results(SIGTERM, 1.0);
+}
+
+static void test_sighup_writes_partial_results(void **state)
+{
+    (void)state;
+    check_signal_writes_partial_results(SIGHUP, 1.0);
+}
+
+/* A very early Ctrl-C: candidates that hold only their evaluation at 0 s. */
+static void test_early_ctrl_c_leaves_empty_curves_out_of_the_text_plot(void **state)
+{
+    (void)state;
+    check_signal_writes_partial_results(SIGINT, 0.1);
 }
 
 int main(void)
@@ -497,6 +564,9 @@ int main(void)
         cmocka_unit_test(test_early_stopping_and_quiet),
         cmocka_unit_test(test_bad_options_exit_2),
         cmocka_unit_test(test_ctrl_c_writes_partial_results),
+        cmocka_unit_test(test_sigterm_writes_partial_results),
+        cmocka_unit_test(test_sighup_writes_partial_results),
+        cmocka_unit_test(test_early_ctrl_c_leaves_empty_curves_out_of_the_text_plot),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

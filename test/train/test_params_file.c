@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Offsets of the header fields (see src/params_file.c). */
 enum {
@@ -312,6 +313,19 @@ static void test_missing_empty_and_odd_files(void **state)
     expect_bytes_refused("sizes-cut.btnet", fx.valid, OFF_SIZES + 12, BT_ERR_FORMAT, "truncated");
 }
 
+/* A FIFO as the file: refused at once, not waited on for a writer (SIGALRM ends a hang). */
+static void test_fifo_refused_without_blocking(void **state)
+{
+    (void)state;
+    char *fifo = bt_test_path(fx.dir, "fifo.btnet");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(60);
+    expect_refused(fifo, BT_ERR_IO, "not a regular file");
+    alarm(0);
+    remove(fifo);
+    free(fifo);
+}
+
 static void test_wrong_magic_and_version(void **state)
 {
     (void)state;
@@ -413,6 +427,80 @@ static void test_truncation_trailing_bytes_and_corruption(void **state)
     free(data);
 }
 
+/* Peak resident memory of this process (VmHWM), in bytes; 0 where it cannot be read. */
+static uint64_t peak_resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kib = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %llu kB", &kib) == 1)
+            break;
+    fclose(f);
+    return (uint64_t)kib << 10;
+}
+
+/* A sparse file of 512 MiB whose valid header declares exactly that many parameters, with a wrong
+ * checksum: refused for the checksum without reading the parameters into memory. */
+static void test_huge_sparse_file_refused_without_its_size_in_memory(void **state)
+{
+    (void)state;
+    const uint64_t sizes[2] = {8191, 16384}; /* 16384 * 8192 parameters: 512 MiB */
+    uint64_t params = sizes[1] * (sizes[0] + 1);
+    uint8_t header[OFF_SIZES + 16];
+    memcpy(header, fx.valid, OFF_SIZES);
+    bt_put_u32(header + OFF_N_SIZES, 2);
+    bt_put_u32(header + OFF_HIDDEN, BT_ACT_SIGMOID);
+    bt_put_u32(header + OFF_OUTPUT, BT_ACT_SIGMOID);
+    bt_put_u32(header + OFF_COST, BT_COST_QUADRATIC);
+    bt_put_u64(header + OFF_PARAM_COUNT, params);
+    bt_put_u64(header + OFF_SIZES, sizes[0]);
+    bt_put_u64(header + OFF_SIZES + 8, sizes[1]);
+    char *path = bt_test_path(fx.dir, "sparse.btnet");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(header, 1, sizeof header, f), sizeof header);
+    fclose(f);
+    assert_int_equal(truncate(path, (off_t)(sizeof header + 4 * params + 4)), 0);
+
+    uint64_t before = peak_resident_bytes();
+    expect_refused(path, BT_ERR_FORMAT, "checksum mismatch");
+    uint64_t after = peak_resident_bytes();
+    if (before > 0 && after - before > ((uint64_t)64 << 20))
+        fail_msg("loading a damaged 512 MiB file raised the peak resident memory by %llu MiB",
+                 (unsigned long long)((after - before) >> 20));
+    remove(path);
+    free(path);
+}
+
+/* NaN or infinite parameters, with a valid checksum: refused, all of them or one. */
+static void test_non_finite_parameters_refused(void **state)
+{
+    (void)state;
+    const size_t first = OFF_SIZES + 8 * 3; /* 5,4,3: three sizes */
+    const size_t count = (fx.valid_len - 4 - first) / 4;
+    const uint32_t nan_bits = 0x7FC00000u, inf_bits = 0x7F800000u, minus_inf = 0xFF800000u;
+    const uint32_t values[3] = {nan_bits, inf_bits, minus_inf};
+    const char *names[3] = {"NaN", "infinite", "infinite"};
+    for (size_t v = 0; v < 3; ++v) {
+        uint8_t *data = valid_copy(0);
+        for (size_t i = 0; i < count; ++i)
+            bt_put_u32(data + first + 4 * i, values[v]);
+        fix_crc(data, fx.valid_len);
+        expect_bytes_refused("all-bad.btnet", data, fx.valid_len, BT_ERR_FORMAT, names[v]);
+        expect_bytes_refused("all-bad.btnet", data, fx.valid_len, BT_ERR_FORMAT, "not finite");
+
+        memcpy(data, fx.valid, fx.valid_len);
+        bt_put_u32(data + first + 4 * (count - 1), values[v]);
+        fix_crc(data, fx.valid_len);
+        expect_bytes_refused("one-bad.btnet", data, fx.valid_len, BT_ERR_FORMAT,
+                             "1 of the 39 parameters are not finite");
+        free(data);
+    }
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -440,10 +528,13 @@ int main(void)
         cmocka_unit_test(test_loaded_network_predicts_the_same),
         cmocka_unit_test(test_save_replaces_atomically_and_reports_io_errors),
         cmocka_unit_test(test_missing_empty_and_odd_files),
+        cmocka_unit_test(test_fifo_refused_without_blocking),
         cmocka_unit_test(test_wrong_magic_and_version),
         cmocka_unit_test(test_bad_layer_counts_and_sizes),
         cmocka_unit_test(test_bad_enum_values_and_combinations),
         cmocka_unit_test(test_truncation_trailing_bytes_and_corruption),
+        cmocka_unit_test(test_huge_sparse_file_refused_without_its_size_in_memory),
+        cmocka_unit_test(test_non_finite_parameters_refused),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -11,6 +11,7 @@
 
 #include "common/atomic_file.h"
 #include "common/checksum.h"
+#include "common/regular_file.h"
 #include "device/device_impl.h"
 #include "common/error.h"
 #include "common/xdg_paths.h"
@@ -254,9 +255,17 @@ bt_status bt_gemm_tuning_save(const bt_device *dev, const bt_gemm_params *params
 static bt_status read_file(const char *path, char **out, size_t *size)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* Without blocking: a FIFO at the path would hang every command that opens the device. */
+    FILE *f = NULL;
+    uint64_t file_size = 0;
+    switch (bt_regular_file_fopen(path, &f, &file_size)) {
+    case BT_REGULAR_OK:
+        break;
+    case BT_REGULAR_NOT_REGULAR:
+        return bt_fail(BT_ERR_FORMAT, "not a regular file (a FIFO, device or folder)");
+    default:
         return bt_fail(BT_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    }
     char *data = malloc(MAX_FILE_BYTES + 1);
     if (!data) {
         fclose(f);
@@ -301,15 +310,22 @@ static char *next_line(lines *l)
     return NULL;
 }
 
+/* The value of `key=value` in `line` (line `number`; NULL: the end of the file); BT_ERR_FORMAT if
+ * the key differs. */
+static bt_status match_key(const char *line, unsigned number, const char *key, const char **value)
+{
+    size_t len = strlen(key);
+    if (!line || strncmp(line, key, len) != 0 || line[len] != '=')
+        return bt_fail(BT_ERR_FORMAT, "corrupt: expected '%s=' at line %u", key, number);
+    *value = line + len + 1;
+    return BT_OK;
+}
+
 /* The value of `key=value` on the next line; BT_ERR_FORMAT if the key differs. */
 static bt_status expect(lines *l, const char *key, const char **value)
 {
     char *line = next_line(l);
-    size_t len = strlen(key);
-    if (!line || strncmp(line, key, len) != 0 || line[len] != '=')
-        return bt_fail(BT_ERR_FORMAT, "corrupt: expected '%s=' at line %u", key, l->number);
-    *value = line + len + 1;
-    return BT_OK;
+    return match_key(line, l->number, key, value);
 }
 
 static bt_status parse_value(const char *text, unsigned line, unsigned *out)
@@ -334,22 +350,20 @@ static bt_status parse_value(const char *text, unsigned line, unsigned *out)
 static bt_status parse_group(lines *l, const char *kernel, bool *has, unsigned *values,
                              const char *(*name_of)(unsigned), size_t count)
 {
-    lines peek = *l;
-    char *line = next_line(&peek);
+    /* The group's first line (comments before it skipped): "=default" or its first value. */
+    char *line = next_line(l);
     size_t len = strlen(kernel);
     if (line && strncmp(line, kernel, len) == 0 && strcmp(line + len, "=default") == 0) {
-        *l = peek;
         *has = false;
         return BT_OK;
     }
-    /* next_line cut the peeked line; put its newline back so that `expect` reads it again. */
-    if (line && peek.next)
-        peek.next[-1] = '\n';
     for (size_t i = 0; i < count; ++i) {
         char key[64];
         snprintf(key, sizeof key, "%s.%s", kernel, name_of((unsigned)i));
-        const char *value;
-        BT_TRY(expect(l, key, &value));
+        if (i > 0)
+            line = next_line(l);
+        const char *value = NULL;
+        BT_TRY(match_key(line, l->number, key, &value));
         BT_TRY(parse_value(value, l->number, &values[i]));
     }
     *has = true;
@@ -361,6 +375,11 @@ static bt_status check_crc(char *data, size_t size)
 {
     if (size == 0 || data[size - 1] != '\n')
         return bt_fail(BT_ERR_FORMAT, "corrupt: empty or cut short (no final line break)");
+    /* The text is handled as C strings: a NUL byte would hide whatever follows it. */
+    const char *nul = memchr(data, '\0', size);
+    if (nul)
+        return bt_fail(BT_ERR_FORMAT, "corrupt: a NUL byte at offset %zu, not a text file",
+                       (size_t)(nul - data));
     data[size - 1] = '\0';
     char *last = strrchr(data, '\n');
     last = last ? last + 1 : data;

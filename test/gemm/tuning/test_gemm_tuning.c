@@ -9,11 +9,17 @@
 #define _POSIX_C_SOURCE 200809L
 #include "test_support.h"
 
+#include <ctype.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 #include "batchtune_gemm_tuning.h"
 #include "common/checksum.h"
@@ -263,6 +269,83 @@ static void test_bad_files_are_ignored(void **state)
         free(files[i].text);
     }
     free(good);
+    free(folder);
+}
+
+/* A comment may stand before any line, also the first of a group that is not "=default"; a NUL
+ * byte anywhere (after the checksum line too) makes the file corrupt, as other trailing bytes do. */
+static void test_comments_and_nul_bytes(void **state)
+{
+    (void)state;
+    char *path = file_in(dir, "comments.txt");
+    bt_gemm_params p = sample_params();
+    BT_ASSERT_OK(bt_gemm_tuning_save(device, &p, NULL, path));
+    char *good = bt_test_read_text(path);
+    const char *firsts[] = {"XgemmDirect.WGD=", "Xgemm.GEMMK=", "GemmRoutine."};
+    for (size_t i = 0; i < 3; ++i) {
+        char with[64];
+        snprintf(with, sizeof with, "# a comment\n#\n%s", firsts[i]);
+        char *text = edit_with_valid_crc(good, firsts[i], with);
+        write_text(path, text);
+        bt_gemm_params back;
+        bt_status status = bt_gemm_tuning_load(device, path, &back);
+        if (status != BT_OK)
+            fail_msg("comment before %s: %s '%s'", firsts[i], bt_status_name(status),
+                     bt_last_error());
+        assert_memory_equal(&p, &back, sizeof p);
+        free(text);
+    }
+
+    /* "crc32=<hex>\0garbage\n" and "crc32=<hex>\n\0\n" */
+    size_t len = strlen(good);
+    char *bytes = malloc(len + 16);
+    assert_non_null(bytes);
+    memcpy(bytes, good, len);
+    bytes[len - 1] = '\0';
+    memcpy(bytes + len, "garbage\n", 8);
+    bt_test_write_file(path, bytes, len + 8);
+    bt_gemm_params back;
+    bt_test_assert_failure(bt_gemm_tuning_load(device, path, &back), BT_ERR_FORMAT, "corrupt",
+                           "NUL byte");
+    memcpy(bytes, good, len);
+    memcpy(bytes + len, "\0\n", 2);
+    bt_test_write_file(path, bytes, len + 2);
+    bt_test_assert_failure(bt_gemm_tuning_load(device, path, &back), BT_ERR_FORMAT, "corrupt",
+                           "NUL byte");
+    free(bytes);
+    free(good);
+    free(path);
+}
+
+/* A FIFO at the stored path: loading refuses it at once and opening a device ignores it, instead
+ * of waiting for a writer (SIGALRM ends a hang). */
+static void test_fifo_is_ignored_without_blocking(void **state)
+{
+    (void)state;
+    char *folder = file_in(dir, "fifo");
+    char path[1024];
+    BT_ASSERT_OK(bt_gemm_tuning_path(device, folder, path, sizeof path));
+    bt_gemm_params p = sample_params();
+    BT_ASSERT_OK(bt_gemm_tuning_save(device, &p, NULL, path)); /* creates the folder */
+    assert_int_equal(remove(path), 0);
+    assert_int_equal(mkfifo(path, 0600), 0);
+
+    alarm(60);
+    bt_gemm_params back;
+    bt_status status = bt_gemm_tuning_load(device, path, &back);
+    if (status != BT_ERR_FORMAT || !strstr(bt_last_error(), "not a regular file"))
+        fail_msg("FIFO: load gave %s '%s'", bt_status_name(status), bt_last_error());
+    bt_device_opts opts = bt_device_opts_default();
+    opts.gemm_tuning_dir = folder;
+    bt_device *opened = NULL;
+    BT_ASSERT_OK(bt_device_create(&opts, &opened));
+    alarm(0);
+    assert_int_equal(bt_device_gemm_tuning_state(opened), BT_GEMM_TUNING_IGNORED);
+    const char *message = bt_device_gemm_tuning_status(opened);
+    if (!strstr(message, path) || !strstr(message, "not a regular file"))
+        fail_msg("FIFO: status '%s'", message);
+    bt_device_destroy(opened);
+    remove(path);
     free(folder);
 }
 
@@ -803,6 +886,82 @@ static void test_tune_gemm_tool(void **state)
     output = NULL;
 }
 
+/* The stored file's text with the figure its note records replaced by `ratio`, checksum fixed. */
+static char *with_stored_ratio(const char *text, const char *ratio)
+{
+    const char *at = strstr(text, "x as fast as with CLBlast's defaults");
+    assert_non_null(at);
+    const char *start = at;
+    while (start > text && (isdigit((unsigned char)start[-1]) || start[-1] == '.' ||
+                            start[-1] == '-' || start[-1] == 'n' || start[-1] == 'a'))
+        --start;
+    char from[64];
+    assert_true((size_t)(at - start) < sizeof from - 1);
+    memcpy(from, start, (size_t)(at - start));
+    strcpy(from + (at - start), "x as fast");
+    char to[64];
+    snprintf(to, sizeof to, "%sx as fast", ratio);
+    return edit_with_valid_crc(text, from, to);
+}
+
+/* tune-gemm says so when it replaces a file whose note records a better figure, and an interrupt
+ * before anything beat CLBlast's defaults stores nothing over the file. */
+static void test_tune_gemm_keeps_what_it_should(void **state)
+{
+    (void)state;
+    char *path = file_in(dir, "keep.txt");
+    char *log = file_in(dir, "keep.log");
+    char args[1400];
+    snprintf(args, sizeof args, "tune-gemm --layers 16,10 -m 8 --budget 0 -o '%s'", path);
+    expect_tool(NULL, args, 0, "stored in");
+    char *text = bt_test_read_text(path);
+    char *better = with_stored_ratio(text, "99.00");
+    write_text(path, better);
+    expect_tool(NULL, args, 0, "stored in");
+    if (!strstr(output, "warning: replacing stored parameters that measured 99.00x"))
+        fail_msg("no warning about the better stored figure:\n%s", output);
+    free(text);
+    free(better);
+
+    /* SIGTERM (handled as Ctrl-C, also in a background job) as soon as the search starts. */
+    char *before = bt_test_read_text(path);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+            _exit(125);
+        execl(BT_TOOL_PATH, BT_TOOL_PATH, "tune-gemm", "--layers", "16,10", "-m", "8",
+              "--budget", "30", "-o", path, (char *)NULL);
+        _exit(126);
+    }
+    for (int i = 0; i < 6000; ++i) {
+        FILE *f = fopen(log, "r");
+        char buf[4096] = "";
+        if (f) {
+            buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
+            fclose(f);
+        }
+        if (strstr(buf, "distinct GEMM shapes"))
+            break;
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    char *said = bt_test_read_text(log);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 130 || !strstr(said, "no parameters stored"))
+        fail_msg("expected exit 130 and nothing stored, got status %d:\n%s", status, said);
+    char *after = bt_test_read_text(path);
+    assert_string_equal(after, before);
+    free(said);
+    free(after);
+    free(before);
+    free(log);
+    free(path);
+}
+
 int main(void)
 {
     bt_test_require_opencl();
@@ -810,10 +969,13 @@ int main(void)
         cmocka_unit_test(test_rules),
         cmocka_unit_test(test_save_load_round_trip),
         cmocka_unit_test(test_bad_files_are_ignored),
+        cmocka_unit_test(test_comments_and_nul_bytes),
+        cmocka_unit_test(test_fifo_is_ignored_without_blocking),
         cmocka_unit_test(test_open_applies_stored_params),
         cmocka_unit_test(test_peak),
         cmocka_unit_test(test_step_runs_no_wasted_gemm),
         cmocka_unit_test(test_tune_gemm_tool),
+        cmocka_unit_test(test_tune_gemm_keeps_what_it_should),
         cmocka_unit_test(test_search_rejects_bad_steps),
         cmocka_unit_test(test_split_arithmetic),
         cmocka_unit_test(test_step_check_moves_split),
