@@ -592,7 +592,7 @@ static bt_dense_tiles choose_tiles(const bt_device *dev)
                             &native, NULL) != CL_SUCCESS || native < 4)
             native = 8;
         unsigned vw = native >= 16 ? 16 : 8;
-        return (bt_dense_tiles){vw, 4, 4, 4, 2, 4, 2, 1};
+        return (bt_dense_tiles){vw, 4, 4, 4, 2, 6, 2, 1};
     }
     return (bt_dense_tiles){4, 2, 2, 2, 1, 2, 1, 64};
 }
