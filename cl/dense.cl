@@ -111,6 +111,17 @@ floatv dense_derivative(floatv a, uint act)
     return select((floatv)0.0f, (floatv)1.0f, a > 0.0f);
 }
 
+/* acc[r][c] += xv[r] * wv[c], lane by lane. */
+void fma_tile(floatv acc[FWD_ROWS][FWD_COLS], const floatv xv[FWD_ROWS],
+              const floatv wv[FWD_COLS])
+{
+#pragma unroll
+    for (uint r = 0; r < FWD_ROWS; ++r)
+#pragma unroll
+        for (uint c = 0; c < FWD_COLS; ++c)
+            acc[r][c] = fma(xv[r], wv[c], acc[r][c]);
+}
+
 /* z[r][c] = sum_p x[i0 + r][p] w[j0 + c][p] for one tile; rows and units past the end read the
  * last valid one (the caller stores nothing for them). */
 void forward_tile(__global const float *x, __global const float *w, uint m, uint n, uint k,
@@ -140,11 +151,7 @@ void forward_tile(__global const float *x, __global const float *w, uint m, uint
 #pragma unroll
         for (uint c = 0; c < FWD_COLS; ++c)
             wv[c] = LOADV(wr[c] + p);
-#pragma unroll
-        for (uint r = 0; r < FWD_ROWS; ++r)
-#pragma unroll
-            for (uint c = 0; c < FWD_COLS; ++c)
-                acc[r][c] = fma(xv[r], wv[c], acc[r][c]);
+        fma_tile(acc, xv, wv);
     }
     if (kv < k) {
         floatv xv[FWD_ROWS], wv[FWD_COLS];
@@ -154,11 +161,7 @@ void forward_tile(__global const float *x, __global const float *w, uint m, uint
 #pragma unroll
         for (uint c = 0; c < FWD_COLS; ++c)
             wv[c] = keep_lanes(LOADV(wr[c] + kv), (int)(k - kv));
-#pragma unroll
-        for (uint r = 0; r < FWD_ROWS; ++r)
-#pragma unroll
-            for (uint c = 0; c < FWD_COLS; ++c)
-                acc[r][c] = fma(xv[r], wv[c], acc[r][c]);
+        fma_tile(acc, xv, wv);
     }
 #pragma unroll
     for (uint r = 0; r < FWD_ROWS; ++r)
