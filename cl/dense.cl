@@ -170,12 +170,12 @@ void forward_tile(__global const float *x, __global const float *w, uint m, uint
             z[r][c] = HSUM(acc[r][c]);
 }
 
-__kernel void dense_forward(__global const float *x, __global const float *w,
-                            __global const float *bias, __global float *out, uint m, uint n,
-                            uint k, uint act)
+/* Tile t of out = f(x w^T + bias) (act = BT_ACT_NONE: the product alone). */
+void forward_store(uint t, __global const float *x, __global const float *w,
+                   __global const float *bias, __global float *out, uint m, uint n, uint k,
+                   uint act)
 {
     uint tiles_n = (n + FWD_COLS - 1) / FWD_COLS;
-    uint t = get_global_id(0);
     uint i0 = t / tiles_n * FWD_ROWS, j0 = t % tiles_n * FWD_COLS;
     if (i0 >= m)
         return;
@@ -193,12 +193,19 @@ __kernel void dense_forward(__global const float *x, __global const float *w,
     }
 }
 
-__kernel void dense_output(__global const float *x, __global const float *w,
-                           __global const float *bias, __global const int *labels,
-                           __global float *za, __global float *delta, uint m, uint n, uint k,
-                           uint kind)
+__kernel void dense_forward(__global const float *x, __global const float *w,
+                            __global const float *bias, __global float *out, uint m, uint n,
+                            uint k, uint act)
 {
-    uint i0 = get_global_id(0) * FWD_ROWS;
+    forward_store(get_global_id(0), x, w, bias, out, m, n, k, act);
+}
+
+/* Rows t * FWD_ROWS ... of the output layer: za = x w^T, then output.cl's row_delta. */
+void output_rows(uint t, __global const float *x, __global const float *w,
+                 __global const float *bias, __global const int *labels, __global float *za,
+                 __global float *delta, uint m, uint n, uint k, uint kind)
+{
+    uint i0 = t * FWD_ROWS;
     if (i0 >= m)
         return;
     for (uint j0 = 0; j0 < n; j0 += FWD_COLS) {
@@ -217,13 +224,20 @@ __kernel void dense_output(__global const float *x, __global const float *w,
     }
 }
 
-__kernel void dense_backward(__global const float *delta, __global const float *w,
-                             __global const float *a, __global float *out, uint m, uint n,
-                             uint k, uint act)
+__kernel void dense_output(__global const float *x, __global const float *w,
+                           __global const float *bias, __global const int *labels,
+                           __global float *za, __global float *delta, uint m, uint n, uint k,
+                           uint kind)
+{
+    output_rows(get_global_id(0), x, w, bias, labels, za, delta, m, n, k, kind);
+}
+
+/* Tile t of out = (delta w) * f'(a). */
+void backward_tile(uint t, __global const float *delta, __global const float *w,
+                   __global const float *a, __global float *out, uint m, uint n, uint k, uint act)
 {
     uint width = BWD_VECS * VW;
     uint tiles_k = (k + width - 1) / width;
-    uint t = get_global_id(0);
     uint i0 = t / tiles_k * BWD_ROWS, c0 = t % tiles_k * width;
     if (i0 >= m)
         return;
@@ -269,15 +283,22 @@ __kernel void dense_backward(__global const float *delta, __global const float *
     }
 }
 
-__kernel void dense_update(__global const float *delta, __global const float *x,
-                           __global float *w, __global float *bias, uint m, uint n, uint k,
-                           float alpha, float decay, uint accumulate)
+__kernel void dense_backward(__global const float *delta, __global const float *w,
+                             __global const float *a, __global float *out, uint m, uint n,
+                             uint k, uint act)
+{
+    backward_tile(get_global_id(0), delta, w, a, out, m, n, k, act);
+}
+
+/* Tile t of the update of w (and, for the first column block, of bias). */
+void update_tile(uint t, __global const float *delta, __global const float *x, __global float *w,
+                 __global float *bias, uint m, uint n, uint k, float alpha, float decay,
+                 uint accumulate)
 {
     /* Consecutive work-items take the same column strip of x for different units, so the strip
      * (m rows of `width` floats) is still in the core's cache for the next one. */
     uint width = UPD_VECS * VW;
     uint tiles_n = (n + UPD_ROWS - 1) / UPD_ROWS;
-    uint t = get_global_id(0);
     uint j0 = t % tiles_n * UPD_ROWS, c0 = t / tiles_n * width;
     if (c0 >= k)
         return;
@@ -330,5 +351,56 @@ __kernel void dense_update(__global const float *delta, __global const float *x,
             uint j = j0 + r;
             bias[j] = (accumulate ? bias[j] : 0.0f) + alpha * s;
         }
+    }
+}
+
+__kernel void dense_update(__global const float *delta, __global const float *x,
+                           __global float *w, __global float *bias, uint m, uint n, uint k,
+                           float alpha, float decay, uint accumulate)
+{
+    update_tile(get_global_id(0), delta, x, w, bias, m, n, k, alpha, decay, accumulate);
+}
+
+/* dense_step(a0..a4, d1..d4, w1..w4, b1..b4, labels, layers, m, n0..n4, hidden, kind, alpha,
+ *            decay)
+ *   A whole SGD step of a network of up to 4 layers in one work-item, in order: the hidden
+ *   layers' forward pass, the output layer, then from the top each layer's input gradient
+ *   (before its weights change) and its update, all by the tile functions above. For small
+ *   batches on CPUs, where a step's kernels cost more to launch than to run. a_l: m x n_l
+ *   (a0 the batch), d_l: m x n_l, w_l: n_l x n_{l-1}, b_l: n_l; the arguments of layers past
+ *   `layers` are ignored. */
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void
+dense_step(__global float *a0, __global float *a1, __global float *a2, __global float *a3,
+           __global float *a4, __global float *d1, __global float *d2, __global float *d3,
+           __global float *d4, __global float *w1, __global float *w2, __global float *w3,
+           __global float *w4, __global float *b1, __global float *b2, __global float *b3,
+           __global float *b4, __global const int *labels, uint layers, uint m, uint n0, uint n1,
+           uint n2, uint n3, uint n4, uint hidden, uint kind, float alpha, float decay)
+{
+    __global float *a[5] = {a0, a1, a2, a3, a4};
+    __global float *d[5] = {d1, d1, d2, d3, d4}; /* d[0] is never used */
+    __global float *w[5] = {w1, w1, w2, w3, w4}; /* nor w[0], b[0] */
+    __global float *b[5] = {b1, b1, b2, b3, b4};
+    uint n[5] = {n0, n1, n2, n3, n4};
+    uint L = layers;
+    uint row_tiles = (m + FWD_ROWS - 1) / FWD_ROWS;
+    for (uint l = 1; l < L; ++l) {
+        uint tiles = row_tiles * ((n[l] + FWD_COLS - 1) / FWD_COLS);
+        for (uint t = 0; t < tiles; ++t)
+            forward_store(t, a[l - 1], w[l], b[l], a[l], m, n[l], n[l - 1], hidden);
+    }
+    for (uint t = 0; t < row_tiles; ++t)
+        output_rows(t, a[L - 1], w[L], b[L], labels, a[L], d[L], m, n[L], n[L - 1], kind);
+    for (uint l = L; l >= 1; --l) {
+        if (l > 1) {
+            uint width = BWD_VECS * VW;
+            uint tiles = (m + BWD_ROWS - 1) / BWD_ROWS * ((n[l - 1] + width - 1) / width);
+            for (uint t = 0; t < tiles; ++t)
+                backward_tile(t, d[l], w[l], a[l - 1], d[l - 1], m, n[l], n[l - 1], hidden);
+        }
+        uint width = UPD_VECS * VW;
+        uint tiles = (n[l] + UPD_ROWS - 1) / UPD_ROWS * ((n[l - 1] + width - 1) / width);
+        for (uint t = 0; t < tiles; ++t)
+            update_tile(t, d[l], a[l - 1], w[l], b[l], m, n[l], n[l - 1], alpha, decay, 1u);
     }
 }

@@ -566,8 +566,58 @@ static bt_status enqueue_backward(bt_network *net, size_t m, const bt_sgd *sgd)
     return BT_OK;
 }
 
+/* On CPUs a small batch's whole SGD step runs as one work-item of dense_step: its kernels would
+ * cost more to launch than to run (README). Networks of up to BT_STEP_MAX_LAYERS layers. */
+#define BT_STEP_MAX_LAYERS 4
+#define BT_STEP_MAX_BATCH 32
+
+static bool uses_single_step(const bt_network *net, size_t m)
+{
+    return net->layers <= BT_STEP_MAX_LAYERS && m <= BT_STEP_MAX_BATCH &&
+           net->device->info.type == BT_DEVICE_CPU &&
+           bt_network_uses_fused(net, BT_OP_FORWARD, 1, m);
+}
+
+static bt_status enqueue_single_step(bt_network *net, size_t m, const bt_sgd *sgd)
+{
+    const size_t *n = net->opts.sizes;
+    size_t L = net->layers;
+    cl_kernel k = net->k.dense_step;
+    cl_uint arg = 0;
+    for (size_t l = 0; l <= BT_STEP_MAX_LAYERS; ++l) { /* a0..a4 */
+        cl_mem a = bt_buffer_cl_mem(net->act[l <= L ? l : 0]);
+        BT_SET_ARG(k, arg++, a);
+    }
+    bt_buffer *const *per_layer[3] = {net->delta + 1, net->w, net->b}; /* d1.., w1.., b1.. */
+    for (size_t group = 0; group < 3; ++group)
+        for (size_t l = 0; l < BT_STEP_MAX_LAYERS; ++l) {
+            cl_mem mem = bt_buffer_cl_mem(per_layer[group][l < L ? l : 0]);
+            BT_SET_ARG(k, arg++, mem);
+        }
+    cl_mem labels = bt_buffer_cl_mem(net->labels);
+    BT_SET_ARG(k, arg++, labels);
+    cl_uint layers = (cl_uint)L, rows = (cl_uint)m;
+    BT_SET_ARG(k, arg++, layers);
+    BT_SET_ARG(k, arg++, rows);
+    for (size_t l = 0; l <= BT_STEP_MAX_LAYERS; ++l) {
+        cl_uint units = (cl_uint)(l <= L ? n[l] : 1);
+        BT_SET_ARG(k, arg++, units);
+    }
+    cl_uint hidden = net->opts.hidden, kind = output_kind(&net->opts);
+    float alpha = -sgd->eta * (1.0f / (float)m); /* as enqueue_backward rounds it */
+    float decay = sgd->lambda > 0.0f ? 1.0f - sgd->eta * sgd->lambda / (float)sgd->n_train
+                                     : 1.0f;
+    BT_SET_ARG(k, arg++, hidden);
+    BT_SET_ARG(k, arg++, kind);
+    BT_SET_ARG(k, arg++, alpha);
+    BT_SET_ARG(k, arg++, decay);
+    return enqueue_sized(net, k, 1, 1, BT_PROF_GEMM, "dense_step", NULL, NULL);
+}
+
 bt_status bt_network_enqueue_step(bt_network *net, size_t m, const bt_sgd *sgd)
 {
+    if (sgd && uses_single_step(net, m))
+        return enqueue_single_step(net, m, sgd);
     BT_TRY(bt_network_enqueue_forward(net, m, net->k.output_delta));
     return enqueue_backward(net, m, sgd);
 }
@@ -660,6 +710,7 @@ static bt_status create_kernel_table(bt_network *net)
         {&net->k.dense_backward, 5, "dense_backward"},
         {&net->k.dense_update, 5, "dense_update"},
         {&net->k.dense_output, 5, "dense_output"},
+        {&net->k.dense_step, 5, "dense_step"},
     };
     for (size_t i = 0; i < COUNT_OF(table); ++i) {
         if (*table[i].slot)

@@ -58,7 +58,7 @@ bt_status bt_network_use_tiles(bt_network *net, const bt_dense_tiles *tiles);
 typedef enum bt_layer_op { BT_OP_FORWARD, BT_OP_BACKWARD, BT_OP_UPDATE } bt_layer_op;
 
 typedef struct bt_kernels {
-    cl_kernel dense_forward, dense_backward, dense_update, dense_output;
+    cl_kernel dense_forward, dense_backward, dense_update, dense_output, dense_step;
     cl_kernel bias_activate, activation_backward;
     cl_kernel output_delta, output_evaluate, output_activate;
     cl_kernel bias_update;
