@@ -239,8 +239,14 @@ typedef struct bt_gemm_tune_split_try {
 typedef struct bt_gemm_tune_opts {
     const bt_gemm_tune_shape *shapes;
     size_t n_shapes; /* 1 .. BT_GEMM_TUNE_MAX_SHAPES, each (transposes, m, n, k) once */
-    /* Wall-clock seconds after which no new candidate starts. A candidate under way finishes:
-     * compiling CLBlast's kernels alone takes seconds to tens of seconds on a CPU. */
+    /* Wall-clock seconds for the whole search. A new candidate starts only while it (estimated
+     * as the slowest before it), the step check's first timing of the steps and the final
+     * measurement (both estimated from measuring CLBlast's defaults) fit in what is left; a
+     * larger split in the step check is timed only while it fits (else
+     * result.n_split_tries_skipped counts it). Measuring CLBlast's defaults (and each kernel's)
+     * and the first timing of the steps always run, so a budget below what they take (0: no
+     * search at all) is exceeded by them, and a candidate slower than every one before it (the
+     * first whose kernels are not in the driver's cache) by its difference. */
     double budget_seconds;
     uint64_t seed; /* the search's random choices and the test data */
     /* Extra candidates tried right after the defaults, e.g. the stored parameters. */
@@ -311,6 +317,9 @@ typedef struct bt_gemm_tune_result {
      * largest speedup. */
     size_t n_split_tries;
     bt_gemm_tune_split_try split_tries[BT_GEMM_TUNE_MAX_SPLIT_TRIES];
+    /* Larger splits the step check would have timed but left out because they would have
+     * ended past opts.budget_seconds (never with a budget of 0). */
+    size_t n_split_tries_skipped;
 } bt_gemm_tune_result;
 
 /* Search CLBlast's GEMM parameters for the device on the given shapes. Measures CLBlast's

@@ -91,7 +91,8 @@ static void print_help(void)
         "(every evaluation), accuracy.dat and accuracy.gp (gnuplot script: accuracy against\n"
         "training time, one curve per m, the target as a line), rendered to accuracy.svg,\n"
         "accuracy.png and accuracy.txt (the same as text, for a terminal) when gnuplot is\n"
-        "installed. A run whose cost turns NaN, or whose accuracy\n"
+        "installed, and manifest.txt last (the run's files, sizes and CRC-32s: a set that\n"
+        "lacks it is incomplete). A run whose cost turns NaN, or whose accuracy\n"
         "stays at (or falls back to) chance, is reported as diverged or stuck and the sweep\n"
         "goes on. A progress line is shown on stderr when it is a terminal.\n\n"
         "Ctrl-C stops cleanly, prints and writes the results measured so far and exits with\n"
@@ -585,11 +586,11 @@ static bool write_results(const tune_args *a, const tune_session *s, bt_status s
     rep.status = bt_status_name(status);
     rep.error = error;
     rep.tool_seconds = bt_clock_seconds() - start;
-    if (!bt_tune_write_files(a->out_dir, &rep))
+    bool plotted = false;
+    if (!bt_tune_write_results(a->out_dir, &rep, &plotted))
         return false;
-    bool plotted = bt_tune_render_plot(a->out_dir);
-    printf("results in %s: summary.json, evaluations.csv, accuracy.gp%s\n", a->out_dir,
-           plotted ? ", accuracy.svg, accuracy.png, accuracy.txt" : "");
+    printf("results in %s: summary.json, evaluations.csv, accuracy.gp%s, manifest.txt\n",
+           a->out_dir, plotted ? ", accuracy.svg, accuracy.png, accuracy.txt" : "");
     return true;
 }
 

@@ -2,8 +2,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tune_report.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/atomic_file.h"
+#include "common/checksum.h"
 
 #define CMD "tune"
 
@@ -489,7 +492,7 @@ static bool write_gp(FILE *out, const void *data)
            write_gp_text(out, rep);
 }
 
-bool bt_tune_write_files(const char *dir, const bt_tune_report *rep)
+static bool write_set(const char *dir, const bt_tune_report *rep)
 {
     const bt_tuner_summary *s = bt_tuner_result_summary(rep->result);
     bool ok = write_json(dir, rep);
@@ -559,7 +562,7 @@ static bool run_gnuplot(const char *dir)
     return true;
 }
 
-bool bt_tune_render_plot(const char *dir)
+static bool render_plot(const char *staging, const char *dir)
 {
     if (!on_path("gnuplot")) {
         fprintf(stderr, "batchtune %s: gnuplot is not installed, so there is no accuracy.svg or "
@@ -568,11 +571,187 @@ bool bt_tune_render_plot(const char *dir)
                 CMD, dir);
         return false;
     }
-    if (!run_gnuplot(dir)) {
+    if (!run_gnuplot(staging)) {
         fprintf(stderr, "batchtune %s: render the plot later with: cd '%s' && gnuplot "
                         "accuracy.gp\n",
                 CMD, dir);
         return false;
     }
     return true;
+}
+
+/* ---- the set of files ------------------------------------------------------------------------- */
+
+#define STAGING_PREFIX ".tune-staging."
+#define MANIFEST "manifest.txt"
+#define MANIFEST_FORMAT "batchtune-tune-results 1"
+
+/* Every file of a set, in the manifest's order; the last three only when the plot rendered. */
+static const char *const set_files[] = {"summary.json", "evaluations.csv", "accuracy.dat",
+                                        "accuracy.gp",  "accuracy.svg",    "accuracy.png",
+                                        "accuracy.txt"};
+#define SET_FILES (sizeof set_files / sizeof *set_files)
+
+static bool join(char *buf, size_t size, const char *dir, const char *name)
+{
+    int n = snprintf(buf, size, "%s/%s", dir, name);
+    if (n >= 0 && (size_t)n < size)
+        return true;
+    fprintf(stderr, "batchtune %s: the path of %s in %s is too long\n", CMD, name, dir);
+    return false;
+}
+
+/* Removes a staging folder: its files (it has no folders), then itself. */
+static void remove_staging(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        char file[4400];
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+                join(file, sizeof file, path, e->d_name))
+                unlink(file);
+        }
+        closedir(d);
+    }
+    rmdir(path);
+}
+
+/* What earlier runs killed before they could clean up (kill -9, a power cut) left in `dir`: the
+ * staging folders of processes that are gone, the temporary files of atomic writes of the set's
+ * files, and gnuplot's temporary outputs. */
+static void remove_leftovers(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[4400];
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        bool stale = false;
+        if (strncmp(name, STAGING_PREFIX, strlen(STAGING_PREFIX)) == 0) {
+            char *end = NULL;
+            long pid = strtol(name + strlen(STAGING_PREFIX), &end, 10);
+            stale = pid <= 0 || *end != '\0' ||
+                    (pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+            if (stale && join(path, sizeof path, dir, name))
+                remove_staging(path);
+            continue;
+        }
+        stale = strncmp(name, ".accuracy.tmp.", 14) == 0;
+        for (size_t i = 0; i < SET_FILES && !stale; ++i) {
+            size_t len = strlen(set_files[i]);
+            stale = strncmp(name, set_files[i], len) == 0 && strncmp(name + len, ".tmp.", 5) == 0;
+        }
+        stale = stale || strncmp(name, MANIFEST ".tmp.", strlen(MANIFEST ".tmp.")) == 0;
+        if (stale && join(path, sizeof path, dir, name))
+            unlink(path);
+    }
+    closedir(d);
+}
+
+/* Appends "<name> <bytes> <crc32>" of dir/name to the manifest's text. */
+static bool manifest_line(const char *dir, const char *name, char *text, size_t size,
+                          size_t *used)
+{
+    char path[4400];
+    if (!join(path, sizeof path, dir, name))
+        return false;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "batchtune %s: cannot read %s back: %s\n", CMD, path, strerror(errno));
+        return false;
+    }
+    unsigned char buf[65536];
+    uint32_t crc = BT_CRC32_INIT;
+    unsigned long long bytes = 0;
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        crc = bt_crc32_update(crc, buf, n);
+        bytes += n;
+    }
+    bool ok = !ferror(f);
+    fclose(f);
+    if (!ok) {
+        fprintf(stderr, "batchtune %s: cannot read %s back\n", CMD, path);
+        return false;
+    }
+    int w = snprintf(text + *used, size - *used, "%s %llu %08lx\n", name, bytes,
+                     (unsigned long)crc);
+    if (w < 0 || (size_t)w >= size - *used)
+        return false;
+    *used += (size_t)w;
+    return true;
+}
+
+/* Puts the staged set in place: the old manifest goes first (from then on the folder holds no
+ * complete set), then each new file replaces the old one and an old plot file that the new set
+ * lacks is removed, and the manifest naming the new set's files, sizes and CRC-32s comes last. */
+static bool commit_set(const char *staging, const char *dir)
+{
+    char from[4400], to[4400];
+    if (!join(to, sizeof to, dir, MANIFEST))
+        return false;
+    if (unlink(to) != 0 && errno != ENOENT) {
+        fprintf(stderr, "batchtune %s: cannot remove the old %s: %s\n", CMD, to, strerror(errno));
+        return false;
+    }
+    char text[2048];
+    size_t used = (size_t)snprintf(text, sizeof text, MANIFEST_FORMAT "\n");
+    for (size_t i = 0; i < SET_FILES; ++i) {
+        if (!join(from, sizeof from, staging, set_files[i]) ||
+            !join(to, sizeof to, dir, set_files[i]))
+            return false;
+        if (access(from, F_OK) != 0) {
+            if (unlink(to) != 0 && errno != ENOENT) {
+                fprintf(stderr, "batchtune %s: cannot remove the old %s: %s\n", CMD, to,
+                        strerror(errno));
+                return false;
+            }
+            continue;
+        }
+        if (rename(from, to) != 0) {
+            fprintf(stderr, "batchtune %s: cannot rename %s to %s: %s\n", CMD, from, to,
+                    strerror(errno));
+            return false;
+        }
+        if (!manifest_line(dir, set_files[i], text, sizeof text, &used))
+            return false;
+    }
+    if (!join(to, sizeof to, dir, MANIFEST))
+        return false;
+    bt_atomic_part part = {text, used};
+    if (bt_atomic_write(to, &part, 1) != BT_ATOMIC_OK) {
+        fprintf(stderr, "batchtune %s: cannot write %s: %s\n", CMD, to, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+bool bt_tune_write_results(const char *dir, const bt_tune_report *rep, bool *plotted)
+{
+    *plotted = false;
+    remove_leftovers(dir);
+    char staging[4096];
+    int n = snprintf(staging, sizeof staging, "%s/" STAGING_PREFIX "%ld", dir, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof staging) {
+        fprintf(stderr, "batchtune %s: the path %s is too long\n", CMD, dir);
+        return false;
+    }
+    remove_staging(staging); /* one this process left: a second write */
+    if (mkdir(staging, 0777) != 0) {
+        fprintf(stderr, "batchtune %s: cannot create the folder %s: %s\n", CMD, staging,
+                strerror(errno));
+        return false;
+    }
+    bool ok = write_set(staging, rep);
+    if (ok)
+        *plotted = render_plot(staging, dir);
+    ok = ok && commit_set(staging, dir);
+    remove_staging(staging);
+    if (!ok)
+        *plotted = false;
+    return ok;
 }

@@ -1,6 +1,6 @@
 /* The files of `batchtune tune`: summary.json, evaluations.csv, accuracy.dat and accuracy.gp
- * (rendered to accuracy.svg and accuracy.png when gnuplot is on PATH). Every file is written to
- * a temporary name in the output folder and renamed, so a reader never sees half a file. */
+ * (rendered to accuracy.svg, accuracy.png and accuracy.txt when gnuplot is on PATH), and
+ * manifest.txt, written last, naming the files of one run with their sizes and CRC-32s. */
 #ifndef BT_TUNE_REPORT_H
 #define BT_TUNE_REPORT_H
 
@@ -25,12 +25,15 @@ typedef struct bt_tune_report {
 /* Create `path` and its missing parents. On failure prints why and returns false. */
 bool bt_tune_make_dir(const char *path);
 
-/* Write summary.json, evaluations.csv, accuracy.dat and accuracy.gp into `dir`. On failure prints
- * which file and why, and returns false. */
-bool bt_tune_write_files(const char *dir, const bt_tune_report *report);
-
-/* Run gnuplot on accuracy.gp in `dir` to make accuracy.svg and accuracy.png. Returns false, having
- * printed how to render later, when gnuplot is missing or fails. */
-bool bt_tune_render_plot(const char *dir);
+/* Write summary.json, evaluations.csv, accuracy.dat and accuracy.gp, render accuracy.svg,
+ * accuracy.png and accuracy.txt with gnuplot when it is on PATH (*plotted says whether), and
+ * manifest.txt last: the format line, then each file of the set with its size and CRC-32. The
+ * files are written into a staging folder in `dir` and moved into place only once all exist;
+ * the old manifest is removed before the first one moves, and a plot file of an earlier run that
+ * this one lacks is removed, so the folder never holds a manifest that names a mix of two runs.
+ * Staging folders and temporary files are removed on every failure, and those left by runs that
+ * were killed are removed by the next one. On failure prints which file and why, and returns
+ * false. When gnuplot is missing or fails, prints how to render the plot later. */
+bool bt_tune_write_results(const char *dir, const bt_tune_report *rep, bool *plotted);
 
 #endif

@@ -41,6 +41,7 @@
 #include "common/checksum.h"
 #include "batchtune.h"
 #include "common/error.h"
+#include "train/params_file.h"
 
 #define PF_MAGIC "BTNET\0\0\0"
 #define PF_MAGIC_BYTES 8u
@@ -464,8 +465,8 @@ static bt_status read_params(FILE *f, const char *path, const uint8_t *raw, size
     return BT_OK;
 }
 
-static bt_status load_file(bt_device *device, FILE *f, const char *path, uint64_t file_size,
-                           size_t max_batch, bt_network **out)
+static bt_status read_file(FILE *f, const char *path, uint64_t file_size, size_t max_batch,
+                           bt_network_opts *opts, float **out, size_t *out_count)
 {
     uint8_t raw[PF_HEADER_BYTES + PF_SIZE_BYTES * PF_MAX_SIZES];
     pf_header h;
@@ -474,8 +475,7 @@ static bt_status load_file(bt_device *device, FILE *f, const char *path, uint64_
     BT_TRY(read_sizes(f, path, file_size, raw, &h));
     uint64_t param_bytes = 0;
     BT_TRY(check_file_size(path, file_size, &h, &param_bytes));
-    bt_network_opts opts;
-    BT_TRY(header_opts(path, &h, max_batch, &opts));
+    BT_TRY(header_opts(path, &h, max_batch, opts));
 
     size_t count = (size_t)h.param_count;
     size_t raw_len = PF_HEADER_BYTES + PF_SIZE_BYTES * h.n_sizes;
@@ -487,20 +487,33 @@ static bt_status load_file(bt_device *device, FILE *f, const char *path, uint64_
         free(params);
         return finite;
     }
-
-    bt_network *network = NULL;
-    bt_status status = bt_network_create(device, &opts, &network);
-    if (status == BT_OK)
-        status = bt_network_set_params(network, params, count);
-    free(params);
-    if (status != BT_OK) {
-        char why[1024];
-        snprintf(why, sizeof why, "%s", bt_last_error());
-        bt_network_destroy(network);
-        return bt_fail(status, "%s: cannot create the network it describes: %s", path, why);
-    }
-    *out = network;
+    *out = params;
+    *out_count = count;
     return BT_OK;
+}
+
+bt_status bt_params_file_read(const char *path, size_t max_batch, bt_network_opts *opts,
+                              float **params, size_t *count)
+{
+    if (!path || !*path || !opts || !params || !count)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_params_file_read: NULL or empty argument");
+    if (max_batch == 0)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT,
+                       "bt_params_file_read(%s): max_batch must be at least 1", path);
+    FILE *f = NULL;
+    uint64_t file_size = 0;
+    BT_TRY(open_file(path, &f, &file_size));
+    bt_network_opts o;
+    float *p = NULL;
+    size_t n = 0;
+    bt_status status = read_file(f, path, file_size, max_batch, &o, &p, &n);
+    fclose(f);
+    if (status == BT_OK) {
+        *opts = o;
+        *params = p;
+        *count = n;
+    }
+    return status;
 }
 
 bt_status bt_network_load(bt_device *device, const char *path, size_t max_batch,
@@ -514,10 +527,21 @@ bt_status bt_network_load(bt_device *device, const char *path, size_t max_batch,
     if (max_batch == 0)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_load(%s): max_batch must be at least 1",
                        path);
-    FILE *f = NULL;
-    uint64_t file_size = 0;
-    BT_TRY(open_file(path, &f, &file_size));
-    bt_status status = load_file(device, f, path, file_size, max_batch, out);
-    fclose(f);
-    return status;
+    bt_network_opts opts;
+    float *params = NULL;
+    size_t count = 0;
+    BT_TRY(bt_params_file_read(path, max_batch, &opts, &params, &count));
+    bt_network *network = NULL;
+    bt_status status = bt_network_create(device, &opts, &network);
+    if (status == BT_OK)
+        status = bt_network_set_params(network, params, count);
+    free(params);
+    if (status != BT_OK) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", bt_last_error());
+        bt_network_destroy(network);
+        return bt_fail(status, "%s: cannot create the network it describes: %s", path, why);
+    }
+    *out = network;
+    return BT_OK;
 }

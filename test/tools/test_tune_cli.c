@@ -383,6 +383,103 @@ static void test_early_stopping_and_quiet(void **state)
     free(out);
 }
 
+/* Issue 16, case 4: the set of result files never mixes two runs. A new run in a folder that
+ * holds an earlier run's files (a plot among them) and the leftovers of a killed run replaces
+ * the set whole: the earlier plot, which this run (without gnuplot) does not make, is removed,
+ * manifest.txt names exactly the new files with their sizes, and no staging folder or
+ * temporary file is left. When a file cannot be put in place, the run fails without a manifest
+ * (no set is complete) and still leaves no staging folder. */
+static void assert_no_staging(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strstr(e->d_name, "staging"))
+            fail_msg("staging folder %s left in %s", e->d_name, dir);
+    closedir(d);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char *path = bt_test_path(dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+    free(path);
+}
+
+static void test_result_set_is_never_a_mix(void **state)
+{
+    (void)state;
+    char *out = bt_test_make_tmpdir("bt-test-tune-set");
+    write_file(out, "summary.json", "{\"old\": true}\n");
+    write_file(out, "accuracy.png", "an older run's plot");
+    write_file(out, "accuracy.svg", "an older run's plot");
+    write_file(out, "manifest.txt", "an older run's manifest\n");
+    write_file(out, ".accuracy.tmp.png", "a killed gnuplot's output");
+    write_file(out, "summary.json.tmp.999999999.0", "a killed run's temporary file");
+    char *stale = bt_test_path(out, ".tune-staging.999999999");
+    assert_int_equal(mkdir(stale, 0777), 0);
+    write_file(stale, "summary.json", "a killed run's staged file");
+    free(stale);
+
+    char args[1024];
+    snprintf(args, sizeof args,
+             "--data '%s' --validation %d --layers 16,10 -m 8,32 --budget 0.3 "
+             "--eval-interval 0.1 --target 0.8 -q --out '%s'",
+             data_dir, VALIDATION, out);
+    int code = run_tune_env("PATH=/nonexistent-bt-test-path", args);
+    if (code != 0)
+        fail_msg("batchtune tune %s: exit %d; output:\n%s", args, code, output);
+    assert_false(exists(out, "accuracy.png"));
+    assert_false(exists(out, "accuracy.svg"));
+    assert_no_temporaries(out);
+    assert_no_staging(out);
+    cJSON *root = parse_json_file(out, "summary.json");
+    assert_null(cJSON_GetObjectItem(root, "old"));
+    cJSON_Delete(root);
+
+    char *manifest_path = bt_test_path(out, "manifest.txt");
+    char *manifest = bt_test_read_text(manifest_path);
+    const char *names[] = {"summary.json", "evaluations.csv", "accuracy.dat", "accuracy.gp"};
+    const char *line = manifest;
+    assert_true(strncmp(line, "batchtune-tune-results 1\n", 25) == 0);
+    line = strchr(line, '\n') + 1;
+    for (size_t i = 0; i < sizeof names / sizeof *names; ++i) {
+        char name[64];
+        unsigned long long size = 0;
+        unsigned long crc = 0;
+        assert_int_equal(sscanf(line, "%63s %llu %8lx", name, &size, &crc), 3);
+        assert_string_equal(name, names[i]);
+        char *path = bt_test_path(out, names[i]);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal((unsigned long long)st.st_size, size);
+        free(path);
+        line = strchr(line, '\n') + 1;
+    }
+    assert_string_equal(line, ""); /* nothing else: no plot of the older run */
+    free(manifest);
+
+    /* accuracy.gp cannot be replaced (a non-empty folder of that name): no manifest. */
+    char *blocker = bt_test_path(out, "accuracy.gp");
+    assert_int_equal(unlink(blocker), 0);
+    assert_int_equal(mkdir(blocker, 0777), 0);
+    write_file(blocker, "x", "x");
+    code = run_tune_env("PATH=/nonexistent-bt-test-path", args);
+    assert_int_not_equal(code, 0);
+    assert_output_contains("accuracy.gp");
+    struct stat st;
+    assert_int_not_equal(stat(manifest_path, &st), 0);
+    assert_no_temporaries(out);
+    assert_no_staging(out);
+    free(blocker);
+    free(manifest_path);
+    free(out);
+}
+
 static void test_bad_options_exit_2(void **state)
 {
     (void)state;
@@ -563,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_full_sweep_files_parse_and_agree),
         cmocka_unit_test(test_early_stopping_and_quiet),
         cmocka_unit_test(test_bad_options_exit_2),
+        cmocka_unit_test(test_result_set_is_never_a_mix),
         cmocka_unit_test(test_ctrl_c_writes_partial_results),
         cmocka_unit_test(test_sigterm_writes_partial_results),
         cmocka_unit_test(test_sighup_writes_partial_results),

@@ -397,9 +397,7 @@ static bt_status check_crc(char *data, size_t size)
     return BT_OK;
 }
 
-typedef struct file_key {
-    const char *format, *platform, *device, *driver, *clblast;
-} file_key;
+typedef bt_gemm_tuning_file_key file_key;
 
 static bt_status parse(char *data, file_key *key, bt_gemm_params *p)
 {
@@ -442,6 +440,22 @@ static bt_status check_key(const bt_device *dev, const file_key *key)
     return BT_OK;
 }
 
+bt_status bt_gemm_tuning_parse_text(char *text, size_t size, bt_gemm_tuning_file_key *key,
+                                     bt_gemm_params *out)
+{
+    if (!text || !key || !out || text[size] != '\0')
+        return bt_fail(BT_ERR_INVALID_ARGUMENT,
+                       "bt_gemm_tuning_parse_text: NULL argument or unterminated text");
+    bt_gemm_params params;
+    memset(&params, 0, sizeof params);
+    file_key k;
+    BT_TRY(check_crc(text, size));
+    BT_TRY(parse(text, &k, &params));
+    *key = k;
+    *out = params;
+    return BT_OK;
+}
+
 bt_status bt_gemm_tuning_load(const bt_device *dev, const char *path, bt_gemm_params *out)
 {
     if (!dev || !path || !out)
@@ -453,9 +467,7 @@ bt_status bt_gemm_tuning_load(const bt_device *dev, const char *path, bt_gemm_pa
     bt_gemm_params params;
     memset(&params, 0, sizeof params);
     file_key key;
-    bt_status status = check_crc(data, size);
-    if (status == BT_OK)
-        status = parse(data, &key, &params);
+    bt_status status = bt_gemm_tuning_parse_text(data, size, &key, &params);
     if (status == BT_OK)
         status = check_key(dev, &key);
     if (status == BT_OK && bt_gemm_params_check(dev, &params) != BT_OK) {

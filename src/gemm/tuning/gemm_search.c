@@ -77,6 +77,14 @@ typedef struct search {
     bt_gemm_tune_result *result;
     const char *stage;
     char stage_text[96];
+    /* What the budget has to leave room for, from what was measured so far (seconds): one
+     * candidate (the slowest so far: compiling a new candidate's kernels can take tens of
+     * times as long as fetching cached ones), measuring every shape with CLBlast's defaults
+     * (the final measurement costs about as much) and one timing of the steps (a first
+     * estimate, then what the first one took). */
+    double candidate_seconds;
+    double defaults_seconds;
+    double step_try_seconds;
 } search;
 
 static uint64_t volume(const bt_gemm_shape *s)
@@ -326,6 +334,7 @@ static bt_status evaluate(search *s, bt_gemm_group group, const bt_gemm_values *
     }
     bool rejected = false;
     bt_status status = BT_OK;
+    double started = bt_clock_seconds();
     if (values) {
         bt_gemm_params p = bt_gemm_group_params(group, values);
         status = bt_device_apply_gemm_params(s->dev, &p);
@@ -351,6 +360,9 @@ static bt_status evaluate(search *s, bt_gemm_group group, const bt_gemm_values *
         (void)bt_gemm_release_compiled();
     bt_clear_error();
     combine(s);
+    double took = bt_clock_seconds() - started;
+    if (took > s->candidate_seconds)
+        s->candidate_seconds = took;
     return BT_OK;
 }
 
@@ -470,7 +482,38 @@ static bool next_values(search *s, bt_gemm_group group, bt_gemm_values *out)
                                    &s->rng, out);
 }
 
-static bool in_budget(const search *s) { return elapsed(s) < s->opts->budget_seconds; }
+/* Seconds of one timing of the steps before any was made: per step STEP_ROUNDS rounds of four
+ * timed runs of at least STEP_ROUND_SECONDS and about three untimed ones (switching parameters),
+ * a step's run taken as twice its GEMMs with CLBlast's defaults (real training steps do more
+ * than their GEMMs), plus one candidate's worth for compiling CLBlast's kernels. */
+static double step_try_estimate(const search *s)
+{
+    if (s->step_try_seconds > 0.0)
+        return s->step_try_seconds;
+    const bt_gemm_tune_opts *o = s->opts;
+    double total = s->candidate_seconds;
+    for (size_t t = 0; t < o->n_steps; ++t) {
+        double run = 0.0;
+        for (size_t j = 0; j < o->steps[t].count; ++j)
+            run += 2.0 * s->result->default_seconds[o->steps[t].shapes[j]];
+        double timed = run > STEP_ROUND_SECONDS ? run : STEP_ROUND_SECONDS;
+        total += STEP_ROUNDS * (4.0 * timed + 3.0 * run) + run;
+    }
+    return total;
+}
+
+/* What the search keeps in hand for after it: the step check's first timing (when there are
+ * steps) and the final measurement of every shape. */
+static double finish_reserve(const search *s)
+{
+    return (s->opts->n_steps > 0 ? step_try_estimate(s) : 0.0) + s->defaults_seconds;
+}
+
+/* Whether one more candidate fits: it and everything after the search end within the budget. */
+static bool in_budget(const search *s)
+{
+    return elapsed(s) + s->candidate_seconds + finish_reserve(s) < s->opts->budget_seconds;
+}
 
 /* ---- the phases ----------------------------------------------------------------------------- */
 
@@ -494,11 +537,13 @@ static bt_status measure_defaults(search *s)
     trial_list(s, trials);
     trials[s->n] = &floor_trial;
     bt_status status = BT_OK;
+    double started = bt_clock_seconds();
     for (size_t i = 0; i <= s->n && status == BT_OK; ++i)
         status = first_round(s, trials[i], &seconds[i]);
     if (status == BT_OK)
         status = more_rounds(s, trials, s->n + 1, DEFAULT_ROUNDS - 1, seconds);
     bt_gemm_trial_destroy(&floor_trial);
+    s->defaults_seconds = bt_clock_seconds() - started;
     if (status != BT_OK) {
         char reason[512];
         snprintf(reason, sizeof reason, "%s", bt_last_error());
@@ -811,8 +856,10 @@ static bool check_steps(search *s, combination *b, long d, long in)
         return true;
     step_timing *tries = calloc(BT_GEMM_TUNE_MAX_SPLIT_TRIES, sizeof *tries);
     bt_gemm_params p = full_params(s, d, in, b->min_indirect_size);
+    double started = bt_clock_seconds();
     bt_status status = tries ? time_try(s, &p, &tries[0])
                              : bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    s->step_try_seconds = bt_clock_seconds() - started;
     if (status != BT_OK) {
         timing_failed(s, status, "timing the steps failed");
         free(tries);
@@ -824,6 +871,15 @@ static bool check_steps(search *s, combination *b, long d, long in)
                          ? repair_splits(s, &tries[0], sizes, BT_GEMM_TUNE_MAX_SPLIT_TRIES - 1)
                          : 0;
     for (size_t i = 0; i < n_sizes; ++i) {
+        /* Each larger split costs about what the first timing did; with a budget, one that
+         * would end past it (with the final measurement after it) is left out, and so are the
+         * ones after it. A budget of 0 asks for no search at all, not for no check. */
+        double budget = o->budget_seconds;
+        if (budget > 0.0 &&
+            elapsed(s) + s->step_try_seconds + s->defaults_seconds > budget) {
+            r->n_split_tries_skipped = n_sizes - i;
+            break;
+        }
         snprintf(s->stage_text, sizeof s->stage_text,
                  "timing the steps with split %u (compiles CLBlast's kernels)", sizes[i]);
         s->stage = s->stage_text;

@@ -26,6 +26,18 @@ bt_status bt_gemm_current_params(bt_device *device, bt_gemm_params *out);
 /* true if `path` does not exist (as opposed to existing but unreadable). */
 bool bt_gemm_tuning_file_missing(const char *path);
 
+/* The key lines of a GEMM-tuning file: pointers into the text given to the parser. */
+typedef struct bt_gemm_tuning_file_key {
+    const char *format, *platform, *device, *driver, *clblast;
+} bt_gemm_tuning_file_key;
+
+/* Parses a GEMM-tuning file's text of `size` bytes without a device: the checksum line, the
+ * format and key lines and the three parameter groups. `text[size]` must be '\0'; the text is
+ * modified in place and *key points into it. The parameters are not checked against a device
+ * (bt_gemm_tuning_load does that) and nothing is written to the outputs on failure. */
+bt_status bt_gemm_tuning_parse_text(char *text, size_t size, bt_gemm_tuning_file_key *key,
+                                    bt_gemm_params *out);
+
 /* Drops the programs CLBlast has compiled (in this process, for every device); the parameters
  * applied stay. The search calls it after each candidate: every candidate is a new program of
  * tens of megabytes that would otherwise stay in memory until the process ends. */

@@ -758,6 +758,61 @@ static void test_step_check_moves_split(void **state)
     restore_clblast_own(&fake.own);
 }
 
+/* Issue 16, case 13: a budget bounds the whole search, the step check and its extra splits
+ * included. With a budget too small for any candidate, the search measures CLBlast's defaults
+ * (each kernel's too) and times the steps once; a larger split that a slowed step calls for is
+ * left out and counted, not timed past the budget. The slack: measuring the defaults on three
+ * small shapes and one timing of two fake steps (9 rounds of about 7 runs of a few
+ * milliseconds), well under a second here; 10 s for a busy machine. */
+#define TINY_BUDGET_SECONDS 0.05
+#define TINY_BUDGET_SLACK_SECONDS 10.0
+static void test_tiny_budget_bounds_step_check(void **state)
+{
+    (void)state;
+    bt_gemm_tune_shape shapes[3];
+    memset(shapes, 0, sizeof shapes);
+    shapes[0].shape = (bt_gemm_shape){BT_NO_TRANS, BT_NO_TRANS, 256, 256, 256};
+    shapes[1].shape = (bt_gemm_shape){BT_NO_TRANS, BT_TRANS, 8, 16, 64};
+    shapes[2].shape = (bt_gemm_shape){BT_TRANS, BT_NO_TRANS, 16, 64, 8};
+    for (size_t i = 0; i < 3; ++i)
+        shapes[i].weight = 1.0;
+    bt_gemm_tune_step steps[2];
+    memset(steps, 0, sizeof steps);
+    steps[0] = (bt_gemm_tune_step){1, {0}, 1.0};
+    steps[1] = (bt_gemm_tune_step){2, {1, 2}, 1.0};
+    fake_steps fake;
+    memset(&fake, 0, sizeof fake);
+    fake.step0_volume = 256u * 256u * 256u;
+    BT_ASSERT_OK(bt_gemm_current_params(device, &fake.own));
+    bt_gemm_tune_opts opts = zero_budget_opts(shapes, 3, steps, 2);
+    opts.budget_seconds = TINY_BUDGET_SECONDS;
+    opts.run_step = fake_step;
+    opts.run_step_ctx = &fake;
+    bt_gemm_tune_result *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    double start = bt_clock_seconds();
+    BT_ASSERT_OK(bt_gemm_tune(device, &opts, r));
+    double took = bt_clock_seconds() - start;
+    assert_string_equal(r->finish_error, "");
+    assert_int_equal(r->tried, 3); /* CLBlast's defaults and each kernel's: no candidate */
+    assert_int_equal(r->n_steps, 2);
+    assert_int_equal(r->n_split_tries, 1); /* the first timing only */
+    const bt_gemm_tune_split_try *first = &r->split_tries[0];
+    bt_gemm_params tried = fake.own;
+    tried.min_indirect_size = first->min_indirect_size;
+    bool differs = !is_own(&tried, &fake.own) || r->params.has_direct || r->params.has_indirect;
+    if (differs && step0_indirect(first->min_indirect_size, fake.step0_volume))
+        assert_int_equal(r->n_split_tries_skipped, 1); /* the move past step 0's shape */
+    print_message("tiny budget %.2f s: %.2f s in all (%.2f s measured by the search), split "
+                  "%u slowed %zu step(s), %zu larger split(s) left out\n",
+                  TINY_BUDGET_SECONDS, took, r->elapsed_seconds, first->min_indirect_size,
+                  first->slower_steps, r->n_split_tries_skipped);
+    assert_true(r->elapsed_seconds <= took);
+    assert_true(took <= TINY_BUDGET_SECONDS + TINY_BUDGET_SLACK_SECONDS);
+    free(r);
+    restore_clblast_own(&fake.own);
+}
+
 static bt_status interrupting_step(size_t step, size_t runs, void *ctx)
 {
     (void)step;
@@ -980,6 +1035,7 @@ int main(void)
         cmocka_unit_test(test_search_rejects_bad_steps),
         cmocka_unit_test(test_split_arithmetic),
         cmocka_unit_test(test_step_check_moves_split),
+        cmocka_unit_test(test_tiny_budget_bounds_step_check),
         cmocka_unit_test(test_step_check_stops_when_asked),
         /* These change CLBlast's parameters for the rest of the process. */
         cmocka_unit_test(test_search_reports_what_bounds_it),
