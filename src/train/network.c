@@ -522,13 +522,22 @@ static bt_status enqueue_dense_update(bt_network *net, size_t l, size_t m, bt_bu
         "dense_update");
 }
 
+/* The factors of the weight update W <- decay W + alpha sum delta^T a: with `sgd` the step
+ * (alpha = -eta/m, decay from L2), without it the mean gradient (alpha = 1/m, decay unused). */
+static void step_factors(const bt_sgd *sgd, size_t m, float *alpha, float *decay)
+{
+    float inv_m = 1.0f / (float)m;
+    *alpha = sgd ? -sgd->eta * inv_m : inv_m;
+    *decay = sgd && sgd->lambda > 0.0f ? 1.0f - sgd->eta * sgd->lambda / (float)sgd->n_train
+                                       : 1.0f;
+}
+
 /* Backward pass after a forward pass with output_delta. With `sgd`, updates the parameters in
  * place (the weight product folds decay and step into alpha and beta); without, writes the mean
  * gradient into grad_w / grad_b. */
 static bt_status enqueue_backward(bt_network *net, size_t m, const bt_sgd *sgd)
 {
     const size_t *n = net->opts.sizes;
-    float inv_m = 1.0f / (float)m;
     for (size_t l = net->layers; l >= 1; --l) {
         /* dC/da_{l-1} = delta_l W_l, before W_l changes; then times f'(z_{l-1}). The first
          * layer needs no input gradient. */
@@ -548,10 +557,8 @@ static bt_status enqueue_backward(bt_network *net, size_t m, const bt_sgd *sgd)
             BT_TRY(bt_network_enqueue(net, k, m * n[l - 1], BT_PROF_KERNEL,
                                       "activation_backward"));
         }
-        float alpha = sgd ? -sgd->eta * inv_m : inv_m;
-        float decay = sgd && sgd->lambda > 0.0f
-                          ? 1.0f - sgd->eta * sgd->lambda / (float)sgd->n_train
-                          : 1.0f;
+        float alpha, decay;
+        step_factors(sgd, m, &alpha, &decay);
         bt_buffer *w_dst = sgd ? net->w[l - 1] : net->grad_w[l - 1];
         bt_buffer *b_dst = sgd ? net->b[l - 1] : net->grad_b[l - 1];
         if (bt_network_uses_fused(net, BT_OP_UPDATE, l, m)) {
@@ -604,9 +611,8 @@ static bt_status enqueue_single_step(bt_network *net, size_t m, const bt_sgd *sg
         BT_SET_ARG(k, arg++, units);
     }
     cl_uint hidden = net->opts.hidden, kind = output_kind(&net->opts);
-    float alpha = -sgd->eta * (1.0f / (float)m); /* as enqueue_backward rounds it */
-    float decay = sgd->lambda > 0.0f ? 1.0f - sgd->eta * sgd->lambda / (float)sgd->n_train
-                                     : 1.0f;
+    float alpha, decay;
+    step_factors(sgd, m, &alpha, &decay);
     BT_SET_ARG(k, arg++, hidden);
     BT_SET_ARG(k, arg++, kind);
     BT_SET_ARG(k, arg++, alpha);
