@@ -10,7 +10,7 @@
  *   FWD_ROWS, FWD_COLS forward tile: examples x units of one work-item
  *   BWD_ROWS, BWD_VECS backward tile: examples x VW-wide column vectors
  *   UPD_ROWS, UPD_VECS update tile: units x VW-wide column vectors
- *   BT_ACT_SIGMOID, BT_ACT_TANH, BT_ACT_RELU: bt_activation's codes; BT_ACT_NONE: a code of none of them
+ *   BT_ACT_SIGMOID, BT_ACT_TANH, BT_ACT_RELU: bt_activation's codes; BT_ACT_NONE: none of them
  *
  * dense_forward(x, w, bias, out, m, n, k, act)       "dot" form, both operands contiguous in k
  *   out[i][j] = f(sum_p x[i][p] w[j][p] + bias[j]);  x: m x k, w: n x k, out: m x n
@@ -38,7 +38,8 @@
  * Tiles past the last row or unit read a clamped (valid) row and store nothing. Vector loads may
  * read up to BT_DENSE_PAD floats past the end of a row (the next row, or the padding every
  * buffer has at its end); those lanes are zeroed (forward) or never stored (backward, update), so
- * partial vectors need no scalar path. */
+ * partial vectors need no scalar path. Each kernel's work is a per-tile function, which
+ * dense_step (at the end) also runs, tile after tile, for a whole step in one work-item. */
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
