@@ -12,7 +12,8 @@
  * gather_range(pixels, labels, first, m, features, x, batch_labels)
  *   the same for rows first .. first+m in stored order (evaluation). */
 
-/* BT_GATHER_CHUNK is a build option from the host's definition; the vector code is written for 16. */
+/* BT_GATHER_CHUNK is a build option from the host's definition; the vector code is written for
+ * 16. */
 #if BT_GATHER_CHUNK != 16
 #error "gather_chunk's vload16/vstore16 need BT_GATHER_CHUNK = 16"
 #endif
