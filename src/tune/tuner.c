@@ -456,6 +456,14 @@ bt_status bt_tuner_run(bt_device *device, const bt_dataset *train, const bt_data
         status = bt_device_data_create(device, validation, &ctx.validation);
     if (status == BT_OK)
         status = run_stages(&ctx);
+    /* An interrupt can arrive while a driver compiles a kernel: PoCL's compiler deletes its
+     * outputs and passes the signal on, and the build reports a failure. A failure that the
+     * caller's cancel then explains is that interruption, not a fault of the candidate. */
+    if (status != BT_OK && status != BT_ERR_INTERRUPTED && opts->cancel &&
+        opts->cancel(opts->user)) {
+        ctx.cancelled = true;
+        status = bt_fail(BT_ERR_INTERRUPTED, "the tuning was cancelled");
+    }
     if (status != BT_OK) {
         /* Keep what was measured: close every trial still going as interrupted. */
         for (size_t c = 0; c < opts->n_batch_sizes; ++c)

@@ -504,6 +504,52 @@ static void test_a_divergent_candidate_does_not_stop_the_sweep(void **state)
     bt_tuner_result_destroy(result);
 }
 
+/* An interrupt during a kernel compile (PoCL's compiler passes it on as a build failure): the
+ * cancel callback, which says an interrupt came, turns the failure into an interruption with
+ * partial results. Emulated by a kernel folder whose dense.cl does not build and a cancel that
+ * answers yes once that build has failed (issue 16, case 5). */
+static bool cancel_after_build_failure(void *user)
+{
+    (void)user;
+    return strstr(bt_last_error(), "bt_interrupted_compile_marker") != NULL;
+}
+
+static void test_a_build_failure_after_an_interrupt_is_an_interruption(void **state)
+{
+    (void)state;
+    char *dir = bt_test_make_tmpdir("bt-test-interrupted-compile");
+    char *path = bt_test_path(dir, "dense.cl");
+    const char *broken = "__kernel void k(void) { bt_interrupted_compile_marker; }\n";
+    bt_test_write_file(path, broken, strlen(broken));
+    free(path);
+    bt_device_opts dopts = bt_device_opts_default();
+    dopts.kernel_dir = dir;
+    dopts.use_program_cache = false;
+    bt_device *overridden = NULL;
+    BT_ASSERT_OK(bt_device_create(&dopts, &overridden));
+
+    bt_tuner_opts o = toy_opts();
+    o.cancel = cancel_after_build_failure;
+    bt_tuner_result *result = NULL;
+    bt_status status = bt_tuner_run(overridden, train_set, validation_set, &o, &result);
+    if (status != BT_ERR_INTERRUPTED)
+        fail_msg("expected BT_ERR_INTERRUPTED, got %s: %s", bt_status_name(status),
+                 bt_last_error());
+    assert_non_null(result);
+    assert_true(bt_tuner_result_summary(result)->interrupted);
+    bt_tuner_result_destroy(result);
+
+    /* Without an interrupt the same failure stays a build failure. */
+    o.cancel = NULL;
+    result = NULL;
+    assert_int_equal(bt_tuner_run(overridden, train_set, validation_set, &o, &result),
+                     BT_ERR_BUILD);
+    bt_tuner_result_destroy(result);
+    bt_device_destroy(overridden);
+    bt_test_remove_tree(dir);
+    free(dir);
+}
+
 static void test_a_cancelled_run_keeps_valid_partial_results(void **state)
 {
     (void)state;
@@ -572,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_early_stopping_ends_when_the_winner_is_certain),
         cmocka_unit_test(test_a_divergent_candidate_does_not_stop_the_sweep),
         cmocka_unit_test(test_a_cancelled_run_keeps_valid_partial_results),
+        cmocka_unit_test(test_a_build_failure_after_an_interrupt_is_an_interruption),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

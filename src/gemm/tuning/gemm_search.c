@@ -345,12 +345,19 @@ static bt_status evaluate(search *s, bt_gemm_group group, const bt_gemm_values *
                                                        : BT_GEMM_SPLIT_ALL_INDIRECT));
     if (!rejected)
         BT_TRY(measure(s, group, values != NULL, c->seconds, &rejected));
-    s->result->tried++;
+    /* A failure that comes with a request to stop (an interrupt while the driver compiled the
+     * candidate's kernels: PoCL's compiler passes it on as a build failure) is the interruption,
+     * not an invalid candidate: it is neither counted nor reported as one. */
+    bool interrupted = rejected && !report(s);
+    if (!interrupted)
+        s->result->tried++;
     c->valid = !rejected;
-    if (rejected) {
+    if (rejected && !interrupted) {
         s->result->invalid++;
         snprintf(s->result->last_rejection, sizeof s->result->last_rejection, "%s",
                  bt_last_error());
+    }
+    if (rejected) {
         /* Whatever failed may have left commands queued: drain them before the next one (a
          * queue that cannot even drain fails the next candidate's first call instead). */
         (void)bt_device_finish(s->dev);
