@@ -85,8 +85,20 @@ typedef enum bt_gemm_indirect_param {
 BT_API const char *bt_gemm_direct_param_name(unsigned index);
 BT_API const char *bt_gemm_indirect_param_name(unsigned index);
 
-/* One set of single-precision GEMM parameters. Each of the three parts is either given or left
- * to CLBlast (its built-in parameters for the device). */
+/* Which engine computes one product of a training step (bt_engine): `batchtune tune-gemm`
+ * times training steps with our fused kernels and with CLBlast and stores the faster per shape.
+ * The shape is the GEMM as bt_network_step_shapes() gives it (transposes, m, n, k), which
+ * identifies the product: forward N T, input gradient N N, weight update T N. */
+typedef struct bt_engine_choice {
+    bt_gemm_shape shape;
+    bt_engine engine; /* BT_ENGINE_FUSED or BT_ENGINE_CLBLAST */
+} bt_engine_choice;
+
+#define BT_GEMM_MAX_ENGINE_CHOICES 128
+
+/* One set of single-precision GEMM parameters. Each of the three kernel parts is either given
+ * or left to CLBlast (its built-in parameters for the device); the engine choices, when given,
+ * replace the device's table of measured choices (an empty given table clears it). */
 typedef struct bt_gemm_params {
     bool has_direct;
     unsigned direct[BT_GEMM_DIRECT_COUNT]; /* XgemmDirect, when has_direct */
@@ -96,6 +108,11 @@ typedef struct bt_gemm_params {
     /* GemmRoutine's XGEMM_MIN_INDIRECT_SIZE: a product with m * n * k >= this^3 takes the
      * indirect path, when has_min_indirect_size. */
     unsigned min_indirect_size;
+    /* Engine choices given (loading a file: it has engine lines); applying replaces the
+     * device's table with engines[0 .. n_engines). */
+    bool has_engines;
+    size_t n_engines; /* 0 .. BT_GEMM_MAX_ENGINE_CHOICES, each shape once */
+    bt_engine_choice engines[BT_GEMM_MAX_ENGINE_CHOICES];
 } bt_gemm_params;
 
 /* Checks the given parts against the kernels' requirements (the divisibility rules of CLBlast's
@@ -117,6 +134,11 @@ BT_API bt_status bt_device_apply_gemm_params(bt_device *device, const bt_gemm_pa
 /* The parts this device has applied through batchtune since it was opened (has_* false: never
  * overridden through this handle). */
 BT_API void bt_device_get_gemm_params(const bt_device *device, bt_gemm_params *out);
+
+/* The engine stored for this product shape on this device (applied from its GEMM-tuning file
+ * or by bt_device_apply_gemm_params), BT_ENGINE_AUTO when none is: networks with engine
+ * BT_ENGINE_AUTO then use their rule. */
+BT_API bt_engine bt_device_engine_choice(const bt_device *device, const bt_gemm_shape *shape);
 
 typedef enum bt_gemm_tuning_state {
     BT_GEMM_TUNING_DISABLED,  /* opened with apply_gemm_tuning = false */
@@ -149,7 +171,7 @@ BT_API bt_status bt_gemm_tuning_path(const bt_device *device, const char *dir, c
  * as comment lines.
  *
  * Format: UTF-8 text, one `key=value` per line; lines starting with '#' are comments.
- *   format=batchtune-gemm-tuning 1
+ *   format=batchtune-gemm-tuning 2     (files of format 1, without engine lines, are read too)
  *   platform=<CL_PLATFORM_NAME>        \
  *   device=<CL_DEVICE_NAME>             | the key: the file applies only to a device and
  *   driver=<CL_DRIVER_VERSION>          | CLBlast that match all four exactly
@@ -157,6 +179,8 @@ BT_API bt_status bt_gemm_tuning_path(const bt_device *device, const char *dir, c
  *   XgemmDirect=default | XgemmDirect.<NAME>=<value> for each direct parameter
  *   Xgemm=default | Xgemm.<NAME>=<value> for each indirect parameter
  *   GemmRoutine=default | GemmRoutine.XGEMM_MIN_INDIRECT_SIZE=<value>
+ *   engine.<N|T><N|T>.<m>x<n>x<k>=fused|clblast, zero or more, each shape once (the measured
+ *                                   engine choices; none: the device has no stored choice)
  *   crc32=<8 hex digits: CRC-32 of every byte before this line>
  * Keys appear in this order, each once; values are decimal. */
 BT_API bt_status bt_gemm_tuning_save(const bt_device *device, const bt_gemm_params *params,
@@ -339,6 +363,60 @@ typedef struct bt_gemm_tune_result {
  * fails only if the defaults themselves cannot be measured. */
 BT_API bt_status bt_gemm_tune(bt_device *device, const bt_gemm_tune_opts *opts,
                               bt_gemm_tune_result *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Engine choice: our fused kernels or CLBlast, per product shape, by timing training steps
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct bt_engine_tune_opts {
+    /* The products (each shape once) and the steps made of them, as for bt_gemm_tune; weights
+     * and accumulate are not used. */
+    const bt_gemm_tune_shape *shapes;
+    size_t n_shapes; /* 1 .. BT_GEMM_MAX_ENGINE_CHOICES */
+    const bt_gemm_tune_step *steps;
+    size_t n_steps; /* 1 .. BT_GEMM_TUNE_MAX_STEPS */
+    /* Runs real training steps of networks opened with engine BT_ENGINE_AUTO on this device, so
+     * that they follow the device's engine table, which the search changes between timings. */
+    bt_gemm_tune_step_fn run_step;
+    void *run_step_ctx;
+    /* Seconds for the refinement: each step's first comparison (all its products on our kernels
+     * against all on CLBlast) always runs; a per-product comparison starts only while it fits
+     * (estimated from the step's first). */
+    double budget_seconds;
+    /* Called before each comparison (NULL: none); returning false stops the search, which then
+     * keeps what it has decided. */
+    bt_gemm_tune_progress_fn progress;
+    void *progress_ctx;
+} bt_engine_tune_opts;
+
+typedef struct bt_engine_tune_result {
+    /* One choice per shape that a finished comparison decided (every shape of opts.shapes
+     * unless stopped): the table now in effect on the device, ready to store with
+     * bt_gemm_tuning_save as part of a bt_gemm_params. */
+    size_t n_engines;
+    bt_engine_choice engines[BT_GEMM_MAX_ENGINE_CHOICES];
+    /* Per step, seconds of one run with every product on our kernels, on CLBlast, and with the
+     * choices (medians of rounds that time two configurations in alternation, A B B A); 0 for
+     * a step not measured. */
+    size_t n_steps;
+    double fused_seconds[BT_GEMM_TUNE_MAX_STEPS];
+    double clblast_seconds[BT_GEMM_TUNE_MAX_STEPS];
+    double chosen_seconds[BT_GEMM_TUNE_MAX_STEPS];
+    size_t comparisons;         /* timed */
+    size_t comparisons_skipped; /* per-product comparisons left out for the budget */
+    bool stopped;               /* the progress callback or run_step asked to stop */
+    double elapsed_seconds;
+} bt_engine_tune_result;
+
+/* Decides, per product shape, whether our fused kernels or CLBlast (with the GEMM parameters in
+ * effect) runs it, by timing opts.run_step: for each step, every still-undecided product on our
+ * kernels against every one on CLBlast, then each of them switched alone to the other engine,
+ * kept if the step is at least 3% faster so. A shape shared by several steps is decided by the
+ * first. The device's engine table holds the result afterwards (also when stopped); the GEMM
+ * parameters are not touched. Fails when a step fails to run (the table then holds what was
+ * decided before). */
+BT_API bt_status bt_engine_tune(bt_device *device, const bt_engine_tune_opts *opts,
+                                bt_engine_tune_result *out);
 
 #ifdef __cplusplus
 }

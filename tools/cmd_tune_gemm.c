@@ -45,7 +45,12 @@ static void print_help(void)
            "every network and batch size (synthetic data) with both in alternation; if some\n"
            "step is more than 10%% slower with it, up to two larger splits that move that\n"
            "step's smallest indirect GEMMs to the direct kernel are timed too (one compilation\n"
-           "each), and the split that slows the fewest steps, then the fastest, is kept.\n\n"
+           "each), and the split that slows the fewest steps, then the fastest, is kept.\n"
+           "Last, with those parameters in effect, it decides per GEMM shape whether our fused\n"
+           "kernels or CLBlast runs it in training (engine 'auto'): for each network and batch\n"
+           "size, steps with every product on our kernels against every one on CLBlast, then\n"
+           "each product switched alone, kept if the step is 3%% faster; the choices are stored\n"
+           "with the parameters (shapes not measured keep the built-in rule).\n\n"
            "shapes:\n"
            "      --layers LIST       a network's units per layer, input first; repeat for\n"
            "                          several networks (default: 784,30,10 and 784,256,128,10)\n"
@@ -60,7 +65,9 @@ static void print_help(void)
            "                          search) is exceeded by them, and a candidate slower than\n"
            "                          all before it overruns by the difference. Each candidate\n"
            "                          compiles CLBlast's kernels (seconds to a minute on a CPU;\n"
-           "                          the driver caches them for the next run)\n"
+           "                          the driver caches them for the next run). Up to a\n"
+           "                          quarter is kept for the engine choice, whose first\n"
+           "                          comparison per step always runs\n"
            "      --seed N            random choices of the search (default 1)\n"
            "output:\n"
            "  -o, --output FILE       store here instead of the device's file in the data\n"
@@ -291,7 +298,10 @@ static void step_runner_destroy(step_runner *r)
     memset(r, 0, sizeof *r);
 }
 
-static bt_status step_runner_create(const tune_args *a, bt_device *device, step_runner *r)
+/* engine: BT_ENGINE_CLBLAST for the check of CLBlast's parameters, BT_ENGINE_AUTO for the
+ * engine search (its networks follow the device's engine table). */
+static bt_status step_runner_create(const tune_args *a, bt_device *device, bt_engine engine,
+                                    step_runner *r)
 {
     memset(r, 0, sizeof *r);
     bt_status status = BT_OK;
@@ -303,9 +313,7 @@ static bt_status step_runner_create(const tune_args *a, bt_device *device, step_
         for (size_t j = 0; j < a->n_batch_sizes && status == BT_OK; ++j) {
             size_t m = a->batch_sizes[j];
             bt_network_opts opts = *net;
-            /* The check is of CLBlast's parameters: its steps run on CLBlast, whatever the
-             * engine training would choose. */
-            opts.engine = BT_ENGINE_CLBLAST;
+            opts.engine = engine;
             bt_scheduler_opts sched;
             bt_timed_step_opts(m, &opts, &sched);
             status = bt_network_create(device, &opts, &r->networks[r->count]);
@@ -520,9 +528,20 @@ static void format_note(const tune_args *a, const bt_gemm_tune_result *r, char *
         used += n > 0 ? (size_t)n : 0;
     }
     char outcome[256];
-    if (used < size)
-        snprintf(buf + used, size - used, "\n%zu candidates (%zu skipped) in %.0f s; %s", r->tried,
-                 r->invalid, r->elapsed_seconds, format_outcome(r, outcome, sizeof outcome));
+    if (used < size) {
+        n = snprintf(buf + used, size - used, "\n%zu candidates (%zu skipped) in %.0f s; %s",
+                     r->tried, r->invalid, r->elapsed_seconds,
+                     format_outcome(r, outcome, sizeof outcome));
+        used += n > 0 ? (size_t)n : 0;
+    }
+    if (used < size && r->params.has_engines) {
+        size_t fused = 0;
+        for (size_t i = 0; i < r->params.n_engines; ++i)
+            fused += r->params.engines[i].engine == BT_ENGINE_FUSED;
+        snprintf(buf + used, size - used, "\nengines chosen by timing training steps: %zu shapes "
+                                          "on our fused kernels, %zu on CLBlast",
+                 fused, r->params.n_engines - fused);
+    }
 }
 
 static int save(const tune_args *a, bt_device *device, const bt_gemm_tune_result *r)
@@ -551,6 +570,108 @@ static int save(const tune_args *a, bt_device *device, const bt_gemm_tune_result
     printf("stored in %s%s\n", target,
            r->applied ? "" : " (in effect from the next time the device is opened)");
     return -1;
+}
+
+/* ----- engine choice ----- */
+
+/* Seconds the engine search is expected to take: one comparison per step and one per product
+ * of it, each about ENGINE_COMPARISON_SECONDS on the devices measured (twelve blocks of 20 ms
+ * and the warm-up runs). */
+#define ENGINE_COMPARISON_SECONDS 0.4
+/* The most of the budget kept for it from the parameter search. */
+#define ENGINE_SHARE 0.25
+
+static double engine_search_estimate(const bt_gemm_tune_step *steps, size_t n_steps)
+{
+    double comparisons = 0.0;
+    for (size_t i = 0; i < n_steps; ++i)
+        comparisons += 1.0 + (double)steps[i].count;
+    return comparisons * ENGINE_COMPARISON_SECONDS;
+}
+
+static bool on_engine_progress(const bt_gemm_tune_progress *p, void *ctx)
+{
+    const progress_state *state = ctx;
+    fprintf(stderr, "%s  [%4.0f/%.0f s] engines: step %zu, %s%s", state->tty ? "\r\033[K" : "",
+            p->elapsed_seconds, p->budget_seconds, p->tried + 1, p->stage,
+            state->tty ? "..." : "\n");
+    fflush(stderr);
+    return !bt_cli_interrupted();
+}
+
+/* Times training steps with our fused kernels and with CLBlast (the parameters just found in
+ * effect) and decides per product shape. Returns -1 when done, else the exit code. */
+static int choose_engines(const tune_args *a, bt_device *device, const bt_gemm_tune_shape *shapes,
+                          size_t n_shapes, const bt_gemm_tune_step *steps, size_t n_steps,
+                          double started, progress_state *progress, bt_engine_tune_result *out)
+{
+    static step_runner runner;
+    bt_status status = step_runner_create(a, device, BT_ENGINE_AUTO, &runner);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot set up the training steps");
+    bt_engine_tune_opts opts = {0};
+    opts.shapes = shapes;
+    opts.n_shapes = n_shapes;
+    opts.steps = steps;
+    opts.n_steps = n_steps;
+    opts.run_step = run_training_steps;
+    opts.run_step_ctx = &runner;
+    double spent = bt_clock_seconds() - started;
+    opts.budget_seconds = a->budget > spent ? a->budget - spent : 0.0;
+    opts.progress = on_engine_progress;
+    opts.progress_ctx = progress;
+    status = bt_engine_tune(device, &opts, out);
+    step_runner_destroy(&runner);
+    progress_clear(progress);
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "timing our kernels against CLBlast failed");
+    if (out->stopped)
+        fprintf(stderr, "batchtune %s: interrupted; keeping the engine choices made so far\n",
+                CMD);
+    return -1;
+}
+
+static bt_engine engine_of(const bt_engine_tune_result *r, const bt_gemm_shape *shape)
+{
+    for (size_t i = 0; i < r->n_engines; ++i)
+        if (same_shape(&r->engines[i].shape, shape))
+            return r->engines[i].engine;
+    return BT_ENGINE_AUTO;
+}
+
+/* Per network and batch size: the step with every product on our kernels, on CLBlast, and with
+ * the choices, and the choice per product in the order the step runs them. */
+static void print_engines(const tune_args *a, const bt_gemm_tune_shape *shapes,
+                          const bt_gemm_tune_step *steps, const bt_engine_tune_result *r)
+{
+    printf("\n%-20s %6s %12s %12s %12s  %s\n", "network", "m", "fused ms", "CLBlast ms",
+           "chosen ms", "engine per product, in step order (F: fused, C: CLBlast)");
+    for (size_t i = 0, t = 0; i < a->n_nets; ++i) {
+        char sizes[128];
+        bt_cli_format_sizes(&a->nets[i], sizes, sizeof sizes);
+        for (size_t j = 0; j < a->n_batch_sizes; ++j, ++t) {
+            if (r->fused_seconds[t] <= 0.0) {
+                printf("%-20s %6zu %12s %12s %12s  (decided by earlier steps or not measured)\n",
+                       sizes, a->batch_sizes[j], "-", "-", "-");
+                continue;
+            }
+            printf("%-20s %6zu %12.3f %12.3f %12.3f  ", sizes, a->batch_sizes[j],
+                   1e3 * r->fused_seconds[t], 1e3 * r->clblast_seconds[t],
+                   1e3 * r->chosen_seconds[t]);
+            for (size_t k = 0; k < steps[t].count; ++k) {
+                bt_engine e = engine_of(r, &shapes[steps[t].shapes[k]].shape);
+                putchar(e == BT_ENGINE_FUSED ? 'F' : e == BT_ENGINE_CLBLAST ? 'C' : '?');
+            }
+            putchar('\n');
+        }
+    }
+    printf("(training steps on synthetic data with the parameters above; %zu comparisons "
+           "A B B A in %.0f s",
+           r->comparisons, r->elapsed_seconds);
+    if (r->comparisons_skipped > 0)
+        printf("; %zu per-product comparisons left out for the budget",
+               r->comparisons_skipped);
+    printf(")\n");
 }
 
 /* ----- the command ----- */
@@ -615,7 +736,9 @@ static int run(const tune_args *a, bt_device *device, double started)
     opts.progress = on_progress;
     opts.progress_ctx = &progress;
     static step_runner runner;
-    status = step_runner_create(a, device, &runner);
+    /* The check is of CLBlast's parameters: its steps run on CLBlast, whatever the engine
+     * training would choose. */
+    status = step_runner_create(a, device, BT_ENGINE_CLBLAST, &runner);
     if (status != BT_OK)
         return bt_cli_report(CMD, status, "cannot set up the training steps");
     opts.run_step = run_training_steps;
@@ -624,7 +747,12 @@ static int run(const tune_args *a, bt_device *device, double started)
      * setting up the steps took is spent. A positive budget stays positive, so that the search
      * still leaves out the extra splits that do not fit. */
     double spent = bt_clock_seconds() - started;
-    opts.budget_seconds = a->budget > spent ? a->budget - spent : a->budget > 0.0 ? 1e-3 : 0.0;
+    double left = a->budget > spent ? a->budget - spent : 0.0;
+    double engine_reserve = engine_search_estimate(steps, n_steps);
+    if (engine_reserve > ENGINE_SHARE * left)
+        engine_reserve = ENGINE_SHARE * left;
+    left -= engine_reserve;
+    opts.budget_seconds = left > 0.0 ? left : a->budget > 0.0 ? 1e-3 : 0.0;
 
     static bt_gemm_tune_result result;
     status = bt_gemm_tune(device, &opts, &result);
@@ -642,6 +770,22 @@ static int run(const tune_args *a, bt_device *device, double started)
 
     print_table(shapes, &result, &peak);
     print_steps(a, steps, &result);
+    static bt_engine_tune_result engines;
+    bool engines_measured = false;
+    if (!result.stopped) {
+        int failed = choose_engines(a, device, shapes, n_shapes, steps, n_steps, started,
+                                    &progress, &engines);
+        if (failed >= 0)
+            return failed;
+        engines_measured = engines.n_engines > 0;
+        print_engines(a, shapes, steps, &engines);
+        result.params.has_engines = true;
+        result.params.n_engines = engines.n_engines;
+        memcpy(result.params.engines, engines.engines,
+               engines.n_engines * sizeof *engines.engines);
+        if (engines.stopped)
+            result.stopped = true;
+    }
     char text[1024], outcome[256];
     printf("\n%zu candidates (%zu skipped) in %.0f s; %s\n", result.tried, result.invalid,
            result.elapsed_seconds, format_outcome(&result, outcome, sizeof outcome));
@@ -650,7 +794,7 @@ static int run(const tune_args *a, bt_device *device, double started)
                "training steps: keeping CLBlast's own\n");
     printf("parameters: %s\n", bt_gemm_params_format(&result.params, text, sizeof text));
     int code = -1;
-    if (a->save && !measured_something(&result)) {
+    if (a->save && !measured_something(&result) && !engines_measured) {
         /* An early interrupt: a file of defaults would replace a good one for nothing. */
         fprintf(stderr, "batchtune %s: nothing measured beat CLBlast's defaults before the %s; "
                         "no parameters stored, the stored ones (if any) are kept\n",

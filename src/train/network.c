@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchtune_gemm_tuning.h"
 #include "device/device_impl.h"
 #include "common/error.h"
 #include "train/network_impl.h"
@@ -580,9 +581,16 @@ static bt_status enqueue_backward(bt_network *net, size_t m, const bt_sgd *sgd)
 
 static bool uses_single_step(const bt_network *net, size_t m)
 {
-    return net->layers <= BT_STEP_MAX_LAYERS && m <= BT_STEP_MAX_BATCH &&
-           net->device->info.type == BT_DEVICE_CPU &&
-           bt_network_uses_fused(net, BT_OP_FORWARD, 1, m);
+    if (net->layers > BT_STEP_MAX_LAYERS || m > BT_STEP_MAX_BATCH ||
+        net->device->info.type != BT_DEVICE_CPU)
+        return false;
+    /* Every product must be ours: a stored choice may give one of them to CLBlast. */
+    for (size_t l = 1; l <= net->layers; ++l)
+        if (!bt_network_uses_fused(net, BT_OP_FORWARD, l, m) ||
+            !bt_network_uses_fused(net, BT_OP_UPDATE, l, m) ||
+            (l > 1 && !bt_network_uses_fused(net, BT_OP_BACKWARD, l, m)))
+            return false;
+    return true;
 }
 
 static bt_status enqueue_single_step(bt_network *net, size_t m, const bt_sgd *sgd)
@@ -779,10 +787,27 @@ bool bt_fused_rule(bt_device_type type, bt_layer_op op, const size_t *n, size_t 
     return 2.0 * outputs * depth <= BT_FUSED_GPU_MAX_FLOPS;
 }
 
+/* The product as the GEMM that computes it on CLBlast (as bt_network_step_shapes lists it). */
+static bt_gemm_shape product_shape(const size_t *n, bt_layer_op op, size_t l, size_t m)
+{
+    switch (op) {
+    case BT_OP_FORWARD:
+        return (bt_gemm_shape){BT_NO_TRANS, BT_TRANS, m, n[l], n[l - 1]};
+    case BT_OP_BACKWARD:
+        return (bt_gemm_shape){BT_NO_TRANS, BT_NO_TRANS, m, n[l - 1], n[l]};
+    default:
+        return (bt_gemm_shape){BT_TRANS, BT_NO_TRANS, n[l], n[l - 1], m};
+    }
+}
+
 bool bt_network_uses_fused(const bt_network *net, bt_layer_op op, size_t l, size_t m)
 {
     if (net->opts.engine != BT_ENGINE_AUTO)
         return net->opts.engine == BT_ENGINE_FUSED;
+    bt_gemm_shape shape = product_shape(net->opts.sizes, op, l, m);
+    bt_engine stored = bt_device_engine_choice(net->device, &shape);
+    if (stored != BT_ENGINE_AUTO)
+        return stored == BT_ENGINE_FUSED;
     return bt_fused_rule(net->device->info.type, op, net->opts.sizes, l, m);
 }
 

@@ -11,7 +11,9 @@
  * ReLU data is redrawn until every hidden |z| >= 1e-3 (2.5e-2 for finite differences, more than
  * their step moves z), so no comparison straddles the kink.
  *
- * Every test runs twice, with the fused layer kernels (cl/dense.cl) and with CLBlast; the edge
+ * Every test runs twice, with the fused layer kernels (cl/dense.cl) and with CLBlast, and the
+ * gradient, step and epoch tests a third time with stored engine choices that give each step's
+ * products to both engines in turn (the dispatch of engine "auto"); the edge
  * shapes test sizes around the fused kernels' tiles and vector widths (1, 8 and 16 lanes, tiles of
  * 2 and 4): one unit, one input, m = 1, odd widths, k not a multiple of any tile. */
 #include "test_support.h"
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchtune_gemm_tuning.h"
 #include "common/rng.h"
 #include "train/network_impl.h"
 #include "reference_network.h"
@@ -31,6 +34,8 @@ static bt_test_rng rng;
 static bt_engine engine;
 /* Fused-kernel tiles other than the device's own (NULL: the network's choice). */
 static const bt_dense_tiles *tiles;
+/* Engine BT_ENGINE_AUTO with stored choices that mix both engines in every step. */
+static bool mixed;
 
 static int setup(void **state)
 {
@@ -74,6 +79,32 @@ static bt_ref_net make_ref(const size_t *sizes, size_t n_sizes, const combo *c)
     return ref;
 }
 
+/* With engine BT_ENGINE_AUTO: the device's table of stored engine choices gives each step's
+ * products to both engines, alternating from a random start, for m = max_batch down (as many as
+ * the table holds), so that every kernel meets inputs from the other engine. */
+static void store_mixed_choices(const bt_network *net, size_t max_batch)
+{
+    static bt_gemm_params table;
+    memset(&table, 0, sizeof table);
+    table.has_engines = true;
+    unsigned start = (unsigned)(bt_test_rng_next(&rng) & 1);
+    for (size_t m = max_batch; m >= 1; --m) {
+        bt_gemm_shape shapes[3 * BT_MAX_LAYERS];
+        size_t count = 0;
+        BT_ASSERT_OK(bt_network_step_shapes(net, m, shapes, 3 * BT_MAX_LAYERS, &count));
+        if (table.n_engines + count > BT_GEMM_MAX_ENGINE_CHOICES)
+            break;
+        for (size_t i = 0; i < count; ++i) {
+            table.engines[table.n_engines].shape = shapes[i];
+            table.engines[table.n_engines++].engine =
+                (i + start) % 2 ? BT_ENGINE_FUSED : BT_ENGINE_CLBLAST;
+        }
+    }
+    BT_ASSERT_OK(bt_device_apply_gemm_params(device, &table));
+    assert_int_equal(bt_device_engine_choice(device, &table.engines[0].shape),
+                     table.engines[0].engine);
+}
+
 static bt_network *make_net(const size_t *sizes, size_t n_sizes, const combo *c, size_t max_batch)
 {
     bt_network_opts opts = bt_network_opts_default();
@@ -89,6 +120,8 @@ static bt_network *make_net(const size_t *sizes, size_t n_sizes, const combo *c,
     BT_ASSERT_OK(bt_network_create(device, &opts, &net));
     if (tiles)
         BT_ASSERT_OK(bt_network_use_tiles(net, tiles));
+    if (mixed)
+        store_mixed_choices(net, max_batch);
     return net;
 }
 
@@ -728,6 +761,52 @@ static int use_clblast(void **state)
     return 0;
 }
 
+static int use_mixed(void **state)
+{
+    (void)state;
+    engine = BT_ENGINE_AUTO;
+    mixed = true;
+    return 0;
+}
+
+/* Later tests see no stored choices. */
+static int drop_mixed(void **state)
+{
+    (void)state;
+    mixed = false;
+    bt_gemm_params empty;
+    memset(&empty, 0, sizeof empty);
+    empty.has_engines = true;
+    BT_ASSERT_OK(bt_device_apply_gemm_params(device, &empty));
+    return 0;
+}
+
+/* A stored choice decides over the rule, for that shape only; a stored table survives a
+ * network's creation and is read at every step. */
+static void test_stored_choice_decides(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {6, 5, 3};
+    engine = BT_ENGINE_AUTO;
+    bt_network *net = make_net(sizes, 3, &combos[0], 4);
+    static bt_gemm_params table;
+    memset(&table, 0, sizeof table);
+    table.has_engines = true;
+    table.n_engines = 2;
+    table.engines[0] = (bt_engine_choice){{BT_NO_TRANS, BT_TRANS, 4, 5, 6}, BT_ENGINE_CLBLAST};
+    table.engines[1] = (bt_engine_choice){{BT_TRANS, BT_NO_TRANS, 3, 5, 4}, BT_ENGINE_FUSED};
+    BT_ASSERT_OK(bt_device_apply_gemm_params(device, &table));
+    bool rule = bt_fused_rule(bt_device_get_info(device)->type, BT_OP_FORWARD, sizes, 1, 4);
+    assert_false(bt_network_uses_fused(net, BT_OP_FORWARD, 1, 4));
+    assert_true(bt_network_uses_fused(net, BT_OP_UPDATE, 2, 4));
+    assert_int_equal(bt_network_uses_fused(net, BT_OP_FORWARD, 1, 3), rule);
+    table.engines[0].engine = BT_ENGINE_FUSED;
+    BT_ASSERT_OK(bt_device_apply_gemm_params(device, &table));
+    assert_true(bt_network_uses_fused(net, BT_OP_FORWARD, 1, 4));
+    bt_network_destroy(net);
+    drop_mixed(NULL);
+}
+
 #define BT_NETWORK_TESTS(setup_engine)                                                          \
     cmocka_unit_test_setup(test_gradients_match_the_reference, setup_engine),                   \
         cmocka_unit_test_setup(test_edge_shapes_match_the_reference, setup_engine),            \
@@ -743,6 +822,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         BT_NETWORK_TESTS(use_fused),
         BT_NETWORK_TESTS(use_clblast),
+        cmocka_unit_test_setup_teardown(test_gradients_match_the_reference, use_mixed,
+                                        drop_mixed),
+        cmocka_unit_test_setup_teardown(test_training_steps_match_the_reference, use_mixed,
+                                        drop_mixed),
+        cmocka_unit_test_setup_teardown(test_scheduler_epoch_matches_reference_steps, use_mixed,
+                                        drop_mixed),
+        cmocka_unit_test(test_stored_choice_decides),
         cmocka_unit_test(test_auto_engine_rule),
         cmocka_unit_test(test_initialisation_is_seeded_and_scaled),
         cmocka_unit_test(test_invalid_configurations_are_rejected),

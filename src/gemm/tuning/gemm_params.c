@@ -156,6 +156,39 @@ static bt_status check_device(const bt_device *device, const bt_gemm_params *par
     return BT_OK;
 }
 
+/* A GEMM dimension in a stored choice: at most what a network's buffers could hold. */
+#define MAX_ENGINE_DIMENSION (1u << 24)
+
+static bool same_gemm_shape(const bt_gemm_shape *a, const bt_gemm_shape *b)
+{
+    return a->trans_a == b->trans_a && a->trans_b == b->trans_b && a->m == b->m &&
+           a->n == b->n && a->k == b->k;
+}
+
+static bt_status check_engines(const bt_gemm_params *params)
+{
+    RULE(params->n_engines <= BT_GEMM_MAX_ENGINE_CHOICES,
+         "engine choices: %zu exceed the limit of %d", params->n_engines,
+         BT_GEMM_MAX_ENGINE_CHOICES);
+    for (size_t i = 0; i < params->n_engines; ++i) {
+        const bt_engine_choice *c = &params->engines[i];
+        const bt_gemm_shape *s = &c->shape;
+        RULE(c->engine == BT_ENGINE_FUSED || c->engine == BT_ENGINE_CLBLAST,
+             "engine choice %zu: the engine must be fused or clblast", i + 1);
+        RULE((s->trans_a == BT_NO_TRANS || s->trans_a == BT_TRANS) &&
+                 (s->trans_b == BT_NO_TRANS || s->trans_b == BT_TRANS),
+             "engine choice %zu: bad transpose", i + 1);
+        RULE(s->m >= 1 && s->n >= 1 && s->k >= 1 && s->m <= MAX_ENGINE_DIMENSION &&
+                 s->n <= MAX_ENGINE_DIMENSION && s->k <= MAX_ENGINE_DIMENSION,
+             "engine choice %zu: %zux%zux%zu is outside 1..%u", i + 1, s->m, s->n, s->k,
+             MAX_ENGINE_DIMENSION);
+        for (size_t j = 0; j < i; ++j)
+            RULE(!same_gemm_shape(&params->engines[j].shape, s),
+                 "engine choices %zu and %zu are for the same shape", j + 1, i + 1);
+    }
+    return BT_OK;
+}
+
 bt_status bt_gemm_params_check(const bt_device *device, const bt_gemm_params *params)
 {
     if (!params)
@@ -169,6 +202,8 @@ bt_status bt_gemm_params_check(const bt_device *device, const bt_gemm_params *pa
                  params->min_indirect_size <= MAX_MIN_INDIRECT_SIZE,
              "GemmRoutine: XGEMM_MIN_INDIRECT_SIZE=%u is outside 1..%u",
              params->min_indirect_size, MAX_MIN_INDIRECT_SIZE);
+    if (params->has_engines)
+        BT_TRY(check_engines(params));
     return device ? check_device(device, params) : BT_OK;
 }
 
@@ -211,5 +246,12 @@ const char *bt_gemm_params_format(const bt_gemm_params *params, char *buf, size_
         appendf(buf, size, &used, "; XGEMM_MIN_INDIRECT_SIZE=%u", params->min_indirect_size);
     else
         appendf(buf, size, &used, "; XGEMM_MIN_INDIRECT_SIZE default");
+    if (params->has_engines) {
+        size_t fused = 0;
+        for (size_t i = 0; i < params->n_engines; ++i)
+            fused += params->engines[i].engine == BT_ENGINE_FUSED;
+        appendf(buf, size, &used, "; engines: %zu fused, %zu clblast", fused,
+                params->n_engines - fused);
+    }
     return buf;
 }

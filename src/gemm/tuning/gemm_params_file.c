@@ -18,7 +18,10 @@
 #include "gemm/gemm_impl.h"
 #include "gemm/tuning/gemm_tuning_impl.h"
 
-#define FORMAT_LINE "batchtune-gemm-tuning 1"
+#define FORMAT_LINE "batchtune-gemm-tuning 2"
+/* Format 1 had no engine lines; such a file reads as one without measured choices. */
+#define FORMAT_LINE_1 "batchtune-gemm-tuning 1"
+#define ENGINE_KEY "engine."
 #define SUBDIR "gemm-tuning"
 /* Far more than any file we write (a few hundred bytes of values plus the note). */
 #define MAX_FILE_BYTES 65536
@@ -163,6 +166,18 @@ static void add_group(text_buf *t, const char *kernel, bool has, const unsigned 
         text_add(t, "%s.%s=%u\n", kernel, name_of((unsigned)i), values[i]);
 }
 
+static char trans_char(bt_transpose t) { return t == BT_TRANS ? 'T' : 'N'; }
+
+static void add_engines(text_buf *t, const bt_gemm_params *params)
+{
+    for (size_t i = 0; params->has_engines && i < params->n_engines; ++i) {
+        const bt_engine_choice *c = &params->engines[i];
+        text_add(t, ENGINE_KEY "%c%c.%zux%zux%zu=%s\n", trans_char(c->shape.trans_a),
+                 trans_char(c->shape.trans_b), c->shape.m, c->shape.n, c->shape.k,
+                 bt_engine_str(c->engine));
+    }
+}
+
 static const char *routine_param_name(unsigned index)
 {
     (void)index;
@@ -242,6 +257,7 @@ bt_status bt_gemm_tuning_save(const bt_device *dev, const bt_gemm_params *params
               BT_GEMM_INDIRECT_COUNT);
     add_group(&t, "GemmRoutine", params->has_min_indirect_size, &params->min_indirect_size,
               routine_param_name, 1);
+    add_engines(&t, params);
     if (!t.failed)
         text_add(&t, "crc32=%08x\n", (unsigned)bt_crc32_update(BT_CRC32_INIT, t.data, t.length));
     bt_status status = t.failed ? bt_fail(BT_ERR_OUT_OF_HOST_MEMORY, "out of host memory")
@@ -397,13 +413,61 @@ static bt_status check_crc(char *data, size_t size)
     return BT_OK;
 }
 
+/* A decimal dimension of an engine line, ending at `end`; advances *p past it. */
+static bool parse_dimension(const char **p, char end, size_t *out)
+{
+    unsigned long long v = 0;
+    const char *q = *p;
+    if (*q < '0' || *q > '9')
+        return false;
+    for (; *q >= '0' && *q <= '9'; ++q) {
+        v = v * 10 + (unsigned long long)(*q - '0');
+        if (v > MAX_VALUE)
+            return false;
+    }
+    if (*q != end)
+        return false;
+    *out = (size_t)v;
+    *p = q + 1;
+    return true;
+}
+
+static bool parse_trans(char c, bt_transpose *out)
+{
+    if (c != 'N' && c != 'T')
+        return false;
+    *out = c == 'T' ? BT_TRANS : BT_NO_TRANS;
+    return true;
+}
+
+/* "<N|T><N|T>.<m>x<n>x<k>=fused|clblast", after "engine.". Duplicates and ranges are checked
+ * by bt_gemm_params_check. */
+static bt_status parse_engine(const char *text, unsigned line, bt_engine_choice *out)
+{
+    const char *p = text;
+    bool ok = p[0] && p[1] && parse_trans(p[0], &out->shape.trans_a) &&
+              parse_trans(p[1], &out->shape.trans_b) && p[2] == '.';
+    if (ok) {
+        p += 3;
+        ok = parse_dimension(&p, 'x', &out->shape.m) && parse_dimension(&p, 'x', &out->shape.n) &&
+             parse_dimension(&p, '=', &out->shape.k);
+    }
+    if (ok)
+        ok = bt_engine_parse(p, &out->engine) == BT_OK && out->engine != BT_ENGINE_AUTO;
+    if (!ok)
+        return bt_fail(BT_ERR_FORMAT, "corrupt: line %u is not 'engine.<NT>.<m>x<n>x<k>=fused|"
+                                      "clblast'",
+                       line);
+    return BT_OK;
+}
+
 typedef bt_gemm_tuning_file_key file_key;
 
 static bt_status parse(char *data, file_key *key, bt_gemm_params *p)
 {
     lines l = {data, 0};
     BT_TRY(expect(&l, "format", &key->format));
-    if (strcmp(key->format, FORMAT_LINE) != 0)
+    if (strcmp(key->format, FORMAT_LINE) != 0 && strcmp(key->format, FORMAT_LINE_1) != 0)
         return bt_fail(BT_ERR_FORMAT, "corrupt: format '%s', expected '" FORMAT_LINE "'",
                        key->format);
     BT_TRY(expect(&l, "platform", &key->platform));
@@ -416,8 +480,16 @@ static bt_status parse(char *data, file_key *key, bt_gemm_params *p)
                        BT_GEMM_INDIRECT_COUNT));
     BT_TRY(parse_group(&l, "GemmRoutine", &p->has_min_indirect_size, &p->min_indirect_size,
                        routine_param_name, 1));
-    if (next_line(&l))
-        return bt_fail(BT_ERR_FORMAT, "corrupt: unexpected line %u", l.number);
+    bool engines_allowed = strcmp(key->format, FORMAT_LINE) == 0;
+    for (char *line = next_line(&l); line; line = next_line(&l)) {
+        if (!engines_allowed || strncmp(line, ENGINE_KEY, strlen(ENGINE_KEY)) != 0)
+            return bt_fail(BT_ERR_FORMAT, "corrupt: unexpected line %u", l.number);
+        if (p->n_engines == BT_GEMM_MAX_ENGINE_CHOICES)
+            return bt_fail(BT_ERR_FORMAT, "corrupt: more than %d engine lines",
+                           BT_GEMM_MAX_ENGINE_CHOICES);
+        BT_TRY(parse_engine(line + strlen(ENGINE_KEY), l.number, &p->engines[p->n_engines++]));
+    }
+    p->has_engines = p->n_engines > 0;
     return BT_OK;
 }
 

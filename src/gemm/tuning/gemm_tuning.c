@@ -91,7 +91,26 @@ bt_status bt_device_apply_gemm_params(bt_device *dev, const bt_gemm_params *para
         t->params.has_min_indirect_size = true;
         t->params.min_indirect_size = params->min_indirect_size;
     }
+    if (params->has_engines) {
+        t->params.has_engines = true;
+        t->params.n_engines = params->n_engines;
+        memcpy(t->params.engines, params->engines, params->n_engines * sizeof *params->engines);
+    }
     return BT_OK;
+}
+
+bt_engine bt_device_engine_choice(const bt_device *dev, const bt_gemm_shape *shape)
+{
+    const bt_gemm_tuning_device *t = dev && shape ? tuning_device_find(dev) : NULL;
+    if (!t)
+        return BT_ENGINE_AUTO;
+    for (size_t i = 0; i < t->params.n_engines; ++i) {
+        const bt_gemm_shape *s = &t->params.engines[i].shape;
+        if (s->m == shape->m && s->n == shape->n && s->k == shape->k &&
+            s->trans_a == shape->trans_a && s->trans_b == shape->trans_b)
+            return t->params.engines[i].engine;
+    }
+    return BT_ENGINE_AUTO;
 }
 
 static bt_status retrieve_kernel(bt_device *dev, const char *kernel, unsigned *values,
