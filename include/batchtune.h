@@ -413,6 +413,12 @@ BT_API bt_status bt_network_set_params(bt_network *network, const float *src, si
 BT_API bt_status bt_network_step_shapes(const bt_network *network, size_t m, bt_gemm_shape *out,
                                         size_t max, size_t *count);
 
+/* The engine (BT_ENGINE_FUSED or BT_ENGINE_CLBLAST) that computes each product of a training
+ * step of m examples, in the order of bt_network_step_shapes(): the network's engine, or with
+ * BT_ENGINE_AUTO the device's stored choice for the shape, else the rule. */
+BT_API bt_status bt_network_step_engines(const bt_network *network, size_t m, bt_engine *out,
+                                         size_t max, size_t *count);
+
 /* Compile CLBlast's kernels for the step shapes of each given batch size (and the evaluation
  * chunk), so that no compilation lands in a timed region. */
 BT_API bt_status bt_network_warmup(bt_network *network, const size_t *batch_sizes, size_t count);

@@ -100,7 +100,11 @@ static void print_help(void)
            "                the layers' products (fused kernels or CLBlast GEMMs), the other\n"
            "                kernels and batch assembly\n"
            "  host us/step  CPU time of the calling thread per step: the host's cost of\n"
-           "                enqueueing (the device's own threads do not count)\n\n"
+           "                enqueueing (the device's own threads do not count)\n"
+           "  engines       what computes each product, in the order of a step (forward\n"
+           "                per layer, then input gradient and update from the last layer):\n"
+           "                F our fused kernels, C CLBlast (engine auto: the choice stored\n"
+           "                by tune-gemm, else the rule)\n\n"
            "Ctrl-C stops after the current measurement, keeps the rows printed and exits with\n"
            "status 130; a second Ctrl-C ends at once.\n"
            "Exit status: 0 done, 1 failure (including data that cannot be loaded), 2 bad\n"
@@ -382,6 +386,7 @@ typedef struct bench_row {
     double stream_seconds;    /* wall-clock per step with streamed data */
     double stream_host_seconds;
     bt_profile stream_profile;
+    char engines[3 * BT_MAX_LAYERS + 1]; /* per product in step order: F fused, C CLBlast */
 } bench_row;
 
 /* Everything one batch size creates. */
@@ -460,6 +465,13 @@ static bt_status bench_one(const bench_args *a, bt_device *device, const bt_data
     progress(m, "creating the network and compiling its GEMMs");
     snprintf(error->what, sizeof error->what, "creating the network for m=%zu", m);
     bt_status status = bt_network_create(device, &net_opts, &c.network);
+    if (status == BT_OK) {
+        bt_engine engines[3 * BT_MAX_LAYERS];
+        size_t count = 0;
+        status = bt_network_step_engines(c.network, m, engines, 3 * BT_MAX_LAYERS, &count);
+        for (size_t i = 0; status == BT_OK && i < count; ++i)
+            row->engines[i] = engines[i] == BT_ENGINE_FUSED ? 'F' : 'C';
+    }
     if (status == BT_OK)
         status = bt_network_warmup(c.network, &m, 1);
     if (status == BT_OK)
@@ -591,9 +603,9 @@ static void print_header(const bench_args *a, const bt_device *device, size_t ex
                ? "tuned (batchtune tune-gemm)"
                : "CLBlast's defaults");
     printf("kernel launch: %.1f us back to back\n", peak->launch_us);
-    printf("%7s %9s %11s %8s %6s %9s %7s %10s %6s %6s %6s %6s %13s\n", "m", "step ms",
+    printf("%7s %9s %11s %8s %6s %9s %7s %10s %6s %6s %6s %6s %13s  %s\n", "m", "step ms",
            "examples/s", "GFLOP/s", "%peak", "floor ms", "x floor", "CLBlast ms", "ratio",
-           "prod%", "kern%", "data%", "host us/step");
+           "prod%", "kern%", "data%", "host us/step", "engines");
     fflush(stdout);
 }
 
@@ -608,11 +620,13 @@ static void print_row(const bench_row *r, const bt_device_peak *peak)
                                 (double)r->profiled_steps
                           : 0.0;
     double floor = r->gemm_flops / (peak->fma_gflops * 1e9) + launches * peak->launch_us * 1e-6;
-    printf("%7zu %9.3f %11.0f %8.2f %6.1f %9.3f %7.2f %10.3f %6.2f %6.1f %6.1f %6.1f %13.1f\n",
+    printf("%7zu %9.3f %11.0f %8.2f %6.1f %9.3f %7.2f %10.3f %6.2f %6.1f %6.1f %6.1f %13.1f  "
+           "%s\n",
            r->m, 1e3 * r->step_seconds, (double)r->m / r->step_seconds, gflops,
            100.0 * gflops / peak->fma_gflops, 1e3 * floor, r->step_seconds / floor,
            1e3 * r->gemm_seconds, r->step_seconds / r->gemm_seconds, scale * p->gemm_seconds,
-           scale * p->kernel_seconds, scale * p->data_seconds, 1e6 * r->host_seconds);
+           scale * p->kernel_seconds, scale * p->data_seconds, 1e6 * r->host_seconds,
+           r->engines);
 }
 
 /* The data-modes table: resident against streamed training data, per batch size. */

@@ -1002,6 +1002,30 @@ bt_status bt_network_step_shapes(const bt_network *net, size_t m, bt_gemm_shape 
     return BT_OK;
 }
 
+bt_status bt_network_step_engines(const bt_network *net, size_t m, bt_engine *out, size_t max,
+                                  size_t *count)
+{
+    if (!net || !count || (max && !out) || m == 0)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_step_engines: bad arguments");
+    size_t c = 0;
+#define ADD_ENGINE(op, l)                                                                        \
+    do {                                                                                        \
+        if (c < max)                                                                            \
+            out[c] = bt_network_uses_fused(net, op, l, m) ? BT_ENGINE_FUSED : BT_ENGINE_CLBLAST; \
+        ++c;                                                                                    \
+    } while (0)
+    for (size_t l = 1; l <= net->layers; ++l)
+        ADD_ENGINE(BT_OP_FORWARD, l);
+    for (size_t l = net->layers; l >= 1; --l) {
+        if (l > 1)
+            ADD_ENGINE(BT_OP_BACKWARD, l);
+        ADD_ENGINE(BT_OP_UPDATE, l);
+    }
+#undef ADD_ENGINE
+    *count = c;
+    return BT_OK;
+}
+
 bt_status bt_network_warmup(bt_network *net, const size_t *batch_sizes, size_t count)
 {
     if (!net || (count && !batch_sizes))
