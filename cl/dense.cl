@@ -10,6 +10,8 @@
  *   FWD_ROWS, FWD_COLS forward tile: examples x units of one work-item
  *   BWD_ROWS, BWD_VECS backward tile: examples x VW-wide column vectors
  *   UPD_ROWS, UPD_VECS update tile: units x VW-wide column vectors
+ *   UPD_BLOCKS, UPD_CHUNK  update tiles per work-item (a column strip for UPD_BLOCKS x UPD_ROWS
+ *                      units), and the rows of x each pass over them takes
  *   BT_ACT_SIGMOID, BT_ACT_TANH, BT_ACT_RELU: bt_activation's codes; BT_ACT_NONE: none of them
  *
  * dense_forward(x, w, bias, out, m, n, k, act)       "dot" form, both operands contiguous in k
@@ -32,7 +34,8 @@
  *   w[j][c] <- alpha sum_i delta[i][j] x[i][c]                     (accumulate = 0: gradient)
  *   bias[j] <- (accumulate ? bias[j] : 0) + alpha sum_i delta[i][j]
  *   delta: m x n, x: m x k, w: n x k, bias: n.
- *   Work-items: ceil(n / UPD_ROWS) * ceil(k / (UPD_VECS * VW)); those of the first column block
+ *   Work-items: ceil(n / (UPD_ROWS UPD_BLOCKS)) * ceil(k / (UPD_VECS * VW)); those of the first
+ *   column block
  *   also do the bias, which saves the separate bias kernel.
  *
  * Tiles past the last row or unit read a clamped (valid) row and store nothing. Vector loads may
@@ -291,30 +294,12 @@ __kernel void dense_backward(__global const float *delta, __global const float *
     backward_tile(get_global_id(0), delta, w, a, out, m, n, k, act);
 }
 
-/* Tile t of the update of w (and, for the first column block, of bias). */
-void update_tile(uint t, __global const float *delta, __global const float *x, __global float *w,
-                 __global float *bias, uint m, uint n, uint k, float alpha, float decay,
-                 uint accumulate)
+/* acc[r][v] += sum over rows i0 .. i1-1 of delta[i][jr[r]] x[i][c0 + v VW ..]. */
+void update_rows(floatv acc[UPD_ROWS][UPD_VECS], __global const float *delta,
+                 __global const float *x, uint n, uint k, const uint jr[UPD_ROWS], uint c0,
+                 uint i0, uint i1)
 {
-    /* Consecutive work-items take the same column strip of x for different units, so the strip
-     * (m rows of `width` floats) is still in the core's cache for the next one. */
-    uint width = UPD_VECS * VW;
-    uint tiles_n = (n + UPD_ROWS - 1) / UPD_ROWS;
-    uint j0 = t % tiles_n * UPD_ROWS, c0 = t / tiles_n * width;
-    if (c0 >= k)
-        return;
-    uint jr[UPD_ROWS];
-#pragma unroll
-    for (uint r = 0; r < UPD_ROWS; ++r)
-        jr[r] = min(j0 + r, n - 1);
-
-    floatv acc[UPD_ROWS][UPD_VECS];
-#pragma unroll
-    for (uint r = 0; r < UPD_ROWS; ++r)
-#pragma unroll
-        for (uint v = 0; v < UPD_VECS; ++v)
-            acc[r][v] = 0.0f;
-    for (uint i = 0; i < m; ++i) {
+    for (uint i = i0; i < i1; ++i) {
         __global const float *xi = x + (size_t)i * k + c0;
         __global const float *di = delta + (size_t)i * n;
         floatv xv[UPD_VECS];
@@ -329,27 +314,78 @@ void update_tile(uint t, __global const float *delta, __global const float *x, _
                 acc[r][v] = fma(d, xv[v], acc[r][v]);
         }
     }
+}
+
+/* Tile t of the update of w (and, for the first column block, of bias): UPD_BLOCKS blocks of
+ * UPD_ROWS units by one strip of UPD_VECS vectors. With several blocks the rows of x are taken
+ * UPD_CHUNK at a time for every block in turn, so that the chunk of the strip is read from the
+ * core's first-level cache by all but the first block. */
+void update_tile(uint t, __global const float *delta, __global const float *x, __global float *w,
+                 __global float *bias, uint m, uint n, uint k, float alpha, float decay,
+                 uint accumulate)
+{
+    /* Consecutive work-items take the same column strip of x for different units, so the strip
+     * (m rows of `width` floats) is still in the core's cache for the next one. */
+    uint width = UPD_VECS * VW;
+    uint rows = UPD_ROWS * UPD_BLOCKS;
+    uint tiles_n = (n + rows - 1) / rows;
+    uint j_first = t % tiles_n * rows, c0 = t / tiles_n * width;
+    if (c0 >= k)
+        return;
+    uint blocks = min((uint)UPD_BLOCKS, (n - j_first + UPD_ROWS - 1) / UPD_ROWS);
+    floatv part[UPD_BLOCKS][UPD_ROWS][UPD_VECS];
+    for (uint b = 0; b < blocks; ++b)
 #pragma unroll
-    for (uint r = 0; r < UPD_ROWS; ++r) {
-        if (j0 + r < n) {
+        for (uint r = 0; r < UPD_ROWS; ++r)
 #pragma unroll
-            for (uint v = 0; v < UPD_VECS; ++v) {
-                uint c = c0 + v * VW;
-                if (c < k) {
-                    __global float *wp = w + (size_t)(j0 + r) * k + c;
-                    floatv step = alpha * acc[r][v];
-                    store_lanes(accumulate ? fma((floatv)decay, LOADV(wp), step) : step, wp,
-                                k - c);
+            for (uint v = 0; v < UPD_VECS; ++v)
+                part[b][r][v] = 0.0f;
+    uint chunk = UPD_BLOCKS == 1 ? m : UPD_CHUNK;
+    for (uint i0 = 0; i0 < m; i0 += chunk) {
+        uint i1 = min(i0 + chunk, m);
+        for (uint b = 0; b < blocks; ++b) {
+            uint j0 = j_first + b * UPD_ROWS;
+            uint jr[UPD_ROWS];
+#pragma unroll
+            for (uint r = 0; r < UPD_ROWS; ++r)
+                jr[r] = min(j0 + r, n - 1);
+            floatv acc[UPD_ROWS][UPD_VECS];
+#pragma unroll
+            for (uint r = 0; r < UPD_ROWS; ++r)
+#pragma unroll
+                for (uint v = 0; v < UPD_VECS; ++v)
+                    acc[r][v] = part[b][r][v];
+            update_rows(acc, delta, x, n, k, jr, c0, i0, i1);
+#pragma unroll
+            for (uint r = 0; r < UPD_ROWS; ++r)
+#pragma unroll
+                for (uint v = 0; v < UPD_VECS; ++v)
+                    part[b][r][v] = acc[r][v];
+        }
+    }
+    for (uint b = 0; b < blocks; ++b) {
+        uint j0 = j_first + b * UPD_ROWS;
+#pragma unroll
+        for (uint r = 0; r < UPD_ROWS; ++r) {
+            if (j0 + r < n) {
+#pragma unroll
+                for (uint v = 0; v < UPD_VECS; ++v) {
+                    uint c = c0 + v * VW;
+                    if (c < k) {
+                        __global float *wp = w + (size_t)(j0 + r) * k + c;
+                        floatv step = alpha * part[b][r][v];
+                        store_lanes(accumulate ? fma((floatv)decay, LOADV(wp), step) : step,
+                                    wp, k - c);
+                    }
                 }
             }
         }
     }
     if (c0 == 0) {
-        for (uint r = 0; r < UPD_ROWS && j0 + r < n; ++r) {
+        for (uint j = j_first; j < j_first + rows && j < n; ++j) {
             float s = 0.0f;
             for (uint i = 0; i < m; ++i)
-                s += delta[(size_t)i * n + j0 + r];
-            uint j = j0 + r;
+                s += delta[(size_t)i * n + j];
             bias[j] = (accumulate ? bias[j] : 0.0f) + alpha * s;
         }
     }
@@ -399,8 +435,8 @@ dense_step(__global float *a0, __global float *a1, __global float *a2, __global 
             for (uint t = 0; t < tiles; ++t)
                 backward_tile(t, d[l], w[l], a[l - 1], d[l - 1], m, n[l], n[l - 1], hidden);
         }
-        uint width = UPD_VECS * VW;
-        uint tiles = (n[l] + UPD_ROWS - 1) / UPD_ROWS * ((n[l - 1] + width - 1) / width);
+        uint width = UPD_VECS * VW, rows = UPD_ROWS * UPD_BLOCKS;
+        uint tiles = (n[l] + rows - 1) / rows * ((n[l - 1] + width - 1) / width);
         for (uint t = 0; t < tiles; ++t)
             update_tile(t, d[l], a[l - 1], w[l], b[l], m, n[l], n[l - 1], alpha, decay, 1u);
     }

@@ -519,7 +519,9 @@ static bt_status enqueue_dense_update(bt_network *net, size_t l, size_t m, bt_bu
     BT_SET_ARG(k, 9, accumulate);
     const bt_dense_tiles *t = &net->tiles;
     return enqueue_dense(
-        net, k, tile_count(n[l], t->update_rows, n[l - 1], t->update_vecs * t->vector_width),
+        net, k,
+        tile_count(n[l], t->update_rows * t->update_blocks, n[l - 1],
+                   t->update_vecs * t->vector_width),
         "dense_update");
 }
 
@@ -656,9 +658,9 @@ static bt_dense_tiles choose_tiles(const bt_device *dev)
                             &native, NULL) != CL_SUCCESS || native < 4)
             native = 8;
         unsigned vw = native >= 16 ? 16 : 8;
-        return (bt_dense_tiles){vw, 4, 4, 4, 2, 6, 2, 1};
+        return (bt_dense_tiles){vw, 4, 4, 4, 2, 6, 2, 1, 1, 64};
     }
-    return (bt_dense_tiles){4, 2, 2, 2, 1, 2, 1, 64};
+    return (bt_dense_tiles){4, 2, 2, 2, 1, 2, 1, 64, 1, 64};
 }
 
 /* Build options of every program: the codes and sizes the host and the kernels share. */
@@ -676,10 +678,10 @@ static bt_status build_options(const bt_dense_tiles *t, char *dst, size_t size)
         wrote = snprintf(dst + at, size - at,
                          " -DBT_ACT_NONE=%uu -DBT_GATHER_CHUNK=%d -DBT_REDUCE_GROUP=%d -DVW=%u "
                          "-DFWD_ROWS=%u -DFWD_COLS=%u -DBWD_ROWS=%u -DBWD_VECS=%u "
-                         "-DUPD_ROWS=%u -DUPD_VECS=%u",
+                         "-DUPD_ROWS=%u -DUPD_VECS=%u -DUPD_BLOCKS=%u -DUPD_CHUNK=%u",
                          BT_ACT_NONE, BT_GATHER_CHUNK, BT_REDUCE_GROUP, t->vector_width,
                          t->forward_rows, t->forward_cols, t->backward_rows, t->backward_vecs,
-                         t->update_rows, t->update_vecs);
+                         t->update_rows, t->update_vecs, t->update_blocks, t->update_chunk);
     if (wrote < 0 || at + (size_t)wrote >= size)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "kernel build options need more than %zu bytes",
                        size);
@@ -749,7 +751,8 @@ bt_status bt_network_use_tiles(bt_network *net, const bt_dense_tiles *tiles)
         counts_ok = counts_ok && counts[i] >= 1 && counts[i] <= 8;
     if (!net || !width_ok || !counts_ok || t->local_size == 0 ||
         t->local_size > bt_device_get_info(net->device)->max_work_group_size ||
-        t->backward_vecs * vw > BT_DENSE_PAD || t->update_vecs * vw > BT_DENSE_PAD)
+        t->backward_vecs * vw > BT_DENSE_PAD || t->update_vecs * vw > BT_DENSE_PAD ||
+        t->update_blocks < 1 || t->update_blocks > 16 || t->update_chunk < 1)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "fused-kernel tiles: vector width 1, 2, 4, 8 "
                                                 "or 16, 1 to 8 rows and columns, a work-group "
                                                 "size the device takes");

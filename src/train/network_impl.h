@@ -44,6 +44,9 @@ typedef struct bt_dense_tiles {
     unsigned backward_rows, backward_vecs;
     unsigned update_rows, update_vecs;
     unsigned local_size; /* work-group size */
+    /* Update tiles per work-item, and the rows of x each pass over them takes (1, any: one
+     * tile, all rows at once). */
+    unsigned update_blocks, update_chunk;
 } bt_dense_tiles;
 
 /* Floats of zeroed padding after every matrix the fused kernels read: their vector loads may run

@@ -253,8 +253,9 @@ static void test_edge_shapes_match_the_reference(void **state)
 {
     (void)state;
     static const bt_dense_tiles variants[] = {
-        {1, 1, 1, 1, 1, 1, 1, 1},  {4, 2, 2, 2, 1, 2, 1, 64}, {2, 3, 5, 3, 3, 1, 2, 7},
-        {16, 1, 1, 1, 1, 1, 1, 1}, {8, 4, 4, 4, 2, 4, 2, 1},
+        {1, 1, 1, 1, 1, 1, 1, 1, 1, 1},     {4, 2, 2, 2, 1, 2, 1, 64, 1, 64},
+        {2, 3, 5, 3, 3, 1, 2, 7, 3, 5},     {16, 1, 1, 1, 1, 1, 1, 1, 2, 1},
+        {8, 4, 4, 4, 2, 4, 2, 1, 4, 3},
     };
     tiles = NULL;
     edge_shapes_match_the_reference();
@@ -645,12 +646,16 @@ static void test_invalid_configurations_are_rejected(void **state)
     static const size_t sizes[] = {9, 5, 3};
     bt_network *small = make_net(sizes, 3, &combos[0], 4);
     static const bt_dense_tiles bad_tiles[] = {
-        {3, 1, 1, 1, 1, 1, 1, 1}, {4, 0, 1, 1, 1, 1, 1, 1}, {4, 1, 1, 1, 9, 1, 1, 1},
-        {4, 1, 1, 1, 1, 1, 1, 0}, {16, 1, 1, 1, 8, 1, 8, 1} /* 8 x 16 = BT_DENSE_PAD: the widest allowed */,
+        {3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  {4, 0, 1, 1, 1, 1, 1, 1, 1, 1},
+        {4, 1, 1, 1, 9, 1, 1, 1, 1, 1},  {4, 1, 1, 1, 1, 1, 1, 0, 1, 1},
+        {4, 1, 1, 1, 1, 1, 1, 1, 0, 1},  {4, 1, 1, 1, 1, 1, 1, 1, 17, 1},
+        {4, 1, 1, 1, 1, 1, 1, 1, 2, 0},
+        {16, 1, 1, 1, 8, 1, 8, 1, 16, 1} /* 8 x 16 = BT_DENSE_PAD: the widest allowed */,
     };
-    for (size_t i = 0; i < 4; ++i)
+    size_t n_bad = sizeof bad_tiles / sizeof bad_tiles[0] - 1;
+    for (size_t i = 0; i < n_bad; ++i)
         assert_int_equal(bt_network_use_tiles(small, &bad_tiles[i]), BT_ERR_INVALID_ARGUMENT);
-    BT_ASSERT_OK(bt_network_use_tiles(small, &bad_tiles[4]));
+    BT_ASSERT_OK(bt_network_use_tiles(small, &bad_tiles[n_bad]));
     bt_network_destroy(small);
 }
 
