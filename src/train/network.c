@@ -17,7 +17,6 @@
 static const char *const activation_names[] = {BT_ACTIVATION_LIST(BT_NAME_)};
 static const char *const cost_names[] = {BT_COST_LIST(BT_NAME_)};
 static const char *const init_names[] = {BT_INIT_LIST(BT_NAME_)};
-static const char *const engine_names[] = {BT_ENGINE_LIST(BT_NAME_)};
 #undef BT_NAME_
 
 static bt_status parse_name(const char *text, const char *const *names, size_t count,
@@ -54,7 +53,6 @@ static bt_status parse_name(const char *text, const char *const *names, size_t c
 BT_ENUM_NAME_FUNCTIONS_(bt_activation, activation_names, "activation")
 BT_ENUM_NAME_FUNCTIONS_(bt_cost, cost_names, "cost")
 BT_ENUM_NAME_FUNCTIONS_(bt_init, init_names, "initialisation")
-BT_ENUM_NAME_FUNCTIONS_(bt_engine, engine_names, "engine")
 #undef BT_ENUM_NAME_FUNCTIONS_
 
 bt_network_opts bt_network_opts_default(void)
@@ -142,7 +140,7 @@ bt_status bt_network_opts_validate(const bt_network_opts *o)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "unknown initialisation %d", (int)o->init);
     if (o->max_batch == 0)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "max_batch must be at least 1");
-    if ((unsigned)o->engine >= COUNT_OF(engine_names))
+    if (strcmp(bt_engine_str(o->engine), "unknown") == 0)
         return bt_fail(BT_ERR_INVALID_ARGUMENT, "unknown engine %d", (int)o->engine);
     return BT_OK;
 }

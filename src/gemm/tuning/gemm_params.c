@@ -156,6 +156,34 @@ static bt_status check_device(const bt_device *device, const bt_gemm_params *par
     return BT_OK;
 }
 
+/* The engine names live here, below the networks that use them, because the stored choices
+ * (gemm_params_file.c) spell them too. */
+#define BT_NAME_(name, text) text,
+static const char *const engine_names[] = {BT_ENGINE_LIST(BT_NAME_)};
+#undef BT_NAME_
+#define ENGINE_COUNT (sizeof engine_names / sizeof engine_names[0])
+
+const char *bt_engine_str(bt_engine engine)
+{
+    return (unsigned)engine < ENGINE_COUNT ? engine_names[engine] : "unknown";
+}
+
+bt_status bt_engine_parse(const char *text, bt_engine *out)
+{
+    for (size_t i = 0; text && out && i < ENGINE_COUNT; ++i)
+        if (strcmp(text, engine_names[i]) == 0) {
+            *out = (bt_engine)i;
+            return BT_OK;
+        }
+    bt_fail(BT_ERR_INVALID_ARGUMENT, "unknown engine '%s'; expected one of:",
+            text ? text : "(null)");
+    for (size_t i = 0; i < ENGINE_COUNT; ++i) {
+        bt_fail_append(" ");
+        bt_fail_append(engine_names[i]);
+    }
+    return BT_ERR_INVALID_ARGUMENT;
+}
+
 /* A GEMM dimension in a stored choice: at most what a network's buffers could hold. */
 #define MAX_ENGINE_DIMENSION (1u << 24)
 
