@@ -314,6 +314,73 @@ static void test_search_finds_the_faster_engine_per_product(void **state)
     assert_int_equal(bt_engine_tune(device, &opts, &r), BT_ERR_INVALID_ARGUMENT);
 }
 
+#ifndef BT_TOOL_PATH
+#error "BT_TOOL_PATH must name the built batchtune tool"
+#endif
+
+/* `tune-gemm` times both engines on real steps, prints the comparison, stores one choice per
+ * product shape, and the next device open applies them; bench then names the engine of each
+ * product. */
+static void test_tune_gemm_stores_the_choices(void **state)
+{
+    (void)state;
+    char *data = bt_test_path(dir, "tool");
+    char env[1200];
+    snprintf(env, sizeof env, "XDG_DATA_HOME='%s'", data);
+    char *output = NULL;
+    int code = bt_test_run_tool(BT_TOOL_PATH, env,
+                                "tune-gemm --layers 40,12,3 -m 6,24 --budget 0 --seed 3", &output);
+    if (code != 0)
+        fail_msg("tune-gemm exited %d:\n%s", code, output);
+    assert_non_null(strstr(output, "fused ms"));
+    assert_non_null(strstr(output, "CLBlast ms"));
+    assert_non_null(strstr(output, "engines: "));
+    assert_non_null(strstr(output, "stored in"));
+
+    char folder[1100], path[1024];
+    snprintf(folder, sizeof folder, "%s/batchtune", data);
+    BT_ASSERT_OK(bt_gemm_tuning_path(device, folder, path, sizeof path));
+    bt_gemm_params stored;
+    BT_ASSERT_OK(bt_gemm_tuning_load(device, path, &stored));
+    /* 40,12,3 at two batch sizes: 2 forward, 1 input gradient and 2 updates each, all distinct */
+    assert_true(stored.has_engines);
+    assert_int_equal(stored.n_engines, 10);
+    char *text = bt_test_read_text(path);
+    assert_non_null(strstr(text, "\nengine.NT.6x12x40="));
+    assert_non_null(strstr(text, "\nengine.TN.3x12x24="));
+    assert_non_null(strstr(text, "engines chosen by timing training steps"));
+
+    bt_device_opts opts = bt_device_opts_default();
+    opts.gemm_tuning_dir = folder;
+    bt_device *opened = NULL;
+    BT_ASSERT_OK(bt_device_create(&opts, &opened));
+    for (size_t i = 0; i < stored.n_engines; ++i)
+        assert_int_equal(bt_device_engine_choice(opened, &stored.engines[i].shape),
+                         stored.engines[i].engine);
+    bt_device_destroy(opened);
+
+    free(output);
+    output = NULL;
+    code = bt_test_run_tool(BT_TOOL_PATH, env,
+                            "bench --layers 40,12,3 -m 6 --seconds 0.01 --repeats 1 "
+                            "--no-streaming",
+                            &output);
+    if (code != 0)
+        fail_msg("bench exited %d:\n%s", code, output);
+    assert_non_null(strstr(output, "engines"));
+    /* the row of m = 6 ends with one letter per product, F or C */
+    const char *row = strstr(output, "\n      6 ");
+    assert_non_null(row);
+    const char *end = strchr(row + 1, '\n');
+    assert_non_null(end);
+    assert_true(end - row > 6);
+    for (const char *p = end - 5; p < end; ++p)
+        assert_true(*p == 'F' || *p == 'C');
+    free(text);
+    free(output);
+    free(data);
+}
+
 int main(void)
 {
     bt_test_require_opencl();
@@ -322,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_bad_engine_lines),
         cmocka_unit_test(test_open_applies_choices_only_from_a_matching_file),
         cmocka_unit_test(test_search_finds_the_faster_engine_per_product),
+        cmocka_unit_test(test_tune_gemm_stores_the_choices),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
