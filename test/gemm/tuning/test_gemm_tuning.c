@@ -813,6 +813,51 @@ static void test_tiny_budget_bounds_step_check(void **state)
     restore_clblast_own(&fake.own);
 }
 
+static bt_status busy_step(size_t step, size_t runs, void *ctx)
+{
+    (void)step;
+    (void)ctx;
+    busy_wait((double)runs * 300e-6);
+    return BT_OK;
+}
+
+/* Issue 16, case 13: a candidate starts only while it, the step check's first timing and the
+ * final measurement fit in what is left of the budget. The first timing is estimated at no
+ * less than STEP_ROUNDS (9) rounds of four timed runs of 20 ms each, 0.72 s, so a budget of
+ * 0.7 s leaves room for no candidate on any machine, while measuring CLBlast's defaults on one
+ * small shape ends well within it (about 0.2 s here): the search measures the defaults, times
+ * the steps once and ends. Before the fix a candidate started whenever the defaults ended
+ * within the budget, and the step check then ran past it. The slack is for a busy machine. */
+#define ROOM_BUDGET_SECONDS 0.7
+#define ROOM_BUDGET_SLACK_SECONDS 10.0
+static void test_budget_keeps_room_for_the_step_check(void **state)
+{
+    (void)state;
+    bt_gemm_tune_shape shape;
+    memset(&shape, 0, sizeof shape);
+    shape.shape = (bt_gemm_shape){BT_NO_TRANS, BT_TRANS, 8, 16, 32};
+    shape.weight = 1.0;
+    bt_gemm_tune_step step = {1, {0}, 1.0};
+    bt_gemm_params own;
+    BT_ASSERT_OK(bt_gemm_current_params(device, &own));
+    bt_gemm_tune_opts opts = zero_budget_opts(&shape, 1, &step, 1);
+    opts.budget_seconds = ROOM_BUDGET_SECONDS;
+    opts.run_step = busy_step;
+    bt_gemm_tune_result *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    double start = bt_clock_seconds();
+    BT_ASSERT_OK(bt_gemm_tune(device, &opts, r));
+    double took = bt_clock_seconds() - start;
+    print_message("budget %.2f s: %zu evaluated, %.2f s in all\n", ROOM_BUDGET_SECONDS, r->tried,
+                  took);
+    assert_string_equal(r->finish_error, "");
+    assert_int_equal(r->tried, 3); /* CLBlast's defaults and each kernel's: no candidate */
+    assert_int_equal(r->n_steps, 1);
+    assert_true(took <= ROOM_BUDGET_SECONDS + ROOM_BUDGET_SLACK_SECONDS);
+    free(r);
+    restore_clblast_own(&own);
+}
+
 static bt_status interrupting_step(size_t step, size_t runs, void *ctx)
 {
     (void)step;
@@ -1036,6 +1081,7 @@ int main(void)
         cmocka_unit_test(test_split_arithmetic),
         cmocka_unit_test(test_step_check_moves_split),
         cmocka_unit_test(test_tiny_budget_bounds_step_check),
+        cmocka_unit_test(test_budget_keeps_room_for_the_step_check),
         cmocka_unit_test(test_step_check_stops_when_asked),
         /* These change CLBlast's parameters for the rest of the process. */
         cmocka_unit_test(test_search_reports_what_bounds_it),
