@@ -65,8 +65,9 @@ typedef struct bt_noise_estimate {
     size_t samples;
     double gradient_sq; /* moving average of the |G|^2 estimates */
     double trace;       /* moving average of the tr(Sigma) estimates */
-    /* trace / gradient_sq; NAN while there is no sample or gradient_sq <= 0 (the gradient is
-     * then lost in the noise: B is larger than the measurement can tell). */
+    /* trace / gradient_sq; NAN while there is no sample; +INFINITY when gradient_sq <= 0: the
+     * mean gradient is lost in the noise (near a minimum), B is larger than the samples can
+     * resolve, and more examples per step always pay. */
     double noise_scale;
 } bt_noise_estimate;
 

@@ -286,6 +286,6 @@ bt_noise_estimate bt_noise_get(const bt_noise *noise)
     e.samples = noise->samples;
     e.gradient_sq = noise->gradient_sq / noise->weight;
     e.trace = noise->trace / noise->weight;
-    e.noise_scale = e.gradient_sq > 0.0 ? e.trace / e.gradient_sq : NAN;
+    e.noise_scale = e.gradient_sq > 0.0 ? e.trace / e.gradient_sq : INFINITY;
     return e;
 }
