@@ -79,7 +79,13 @@ typedef struct bt_predict_opts {
      * count), at least 2. */
     size_t reference_batch;
     size_t noise_every;    /* training steps between noise samples, >= 1 (default 8) */
-    bt_noise_opts noise;   /* the moving averages (default decay 0.9) */
+    /* Examples per noise sample (B_big; b = 1): 0 means the reference batch size or 256,
+     * whichever is larger (at most the training-set size). A larger one makes each sample's
+     * |G|^2 estimate less noisy (its noise goes as tr(Sigma)/B_big, and B is in the hundreds on
+     * the book's network). */
+    size_t noise_batch;
+    bt_noise_opts noise;   /* the moving averages (default decay 0.97: about the last 33
+                              samples, 260 steps) */
     double step_seconds;   /* timing per candidate, > 0 (default 0.06 s) */
     bt_predict_progress_fn progress; /* may be NULL */
     bt_tuner_cancel_fn cancel;       /* may be NULL; polled between slices */
@@ -87,7 +93,7 @@ typedef struct bt_predict_opts {
 } bt_predict_opts;
 
 /* The tuner's defaults (book network, m = 1..1024, eta 3 at m 10 with the sqrt rule, target 80%,
- * 10 s budget, evaluations every 0.25 s) and the ones above. */
+ * 10 s budget) but evaluations every 0.05 s of training, and the ones above. */
 BT_API bt_predict_opts bt_predict_opts_default(void);
 
 /* One evaluation of the reference run, with the estimate at that moment. */
