@@ -78,15 +78,15 @@ typedef struct bt_predict_opts {
     /* The reference run's batch size; 0: the median candidate (the lower middle one of an even
      * count), at least 2. */
     size_t reference_batch;
-    size_t noise_every;    /* training steps between noise samples, >= 1 (default 8) */
+    size_t noise_every;    /* training steps between noise samples, >= 1 (default 16) */
     /* Examples per noise sample (B_big; b = 1): 0 means the reference batch size or 256,
      * whichever is larger (at most the training-set size). A larger one makes each sample's
      * |G|^2 estimate less noisy (its noise goes as tr(Sigma)/B_big, and B is in the hundreds on
      * the book's network). */
     size_t noise_batch;
     bt_noise_opts noise;   /* the moving averages (default decay 0.97: about the last 33
-                              samples, 260 steps) */
-    double step_seconds;   /* timing per candidate, > 0 (default 0.06 s) */
+                              samples, 530 steps) */
+    double step_seconds;   /* timed steps per candidate, > 0 (default 0.015 s) */
     bt_predict_progress_fn progress; /* may be NULL */
     bt_tuner_cancel_fn cancel;       /* may be NULL; polled between slices */
     void *user;
