@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "common/atomic_file.h"
 #include "common/clock.h"
+#include "predict_report.h"
 
 #define CMD "predict"
 #define MAX_BATCH_SIZE ((size_t)1 << 24)
@@ -429,14 +430,6 @@ static void print_prediction(const predict_args *a, const bt_predict_summary *s)
 
 /* ----- JSON ----- */
 
-static void add_number(cJSON *o, const char *name, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, name, v);
-    else
-        cJSON_AddNullToObject(o, name);
-}
-
 static char *summary_json(const predict_args *a, const predict_session *ss, bt_status status,
                           const char *error)
 {
@@ -472,57 +465,11 @@ static char *summary_json(const predict_args *a, const predict_session *ss, bt_s
     cJSON_AddNumberToObject(w, "noise_decay", a->opts.noise.decay);
     cJSON_AddNumberToObject(w, "step_time_seconds", a->opts.step_seconds);
 
-    cJSON *r = cJSON_AddObjectToObject(root, "reference_run");
-    cJSON_AddNumberToObject(r, "batch_size", (double)s->reference_batch);
-    cJSON_AddNumberToObject(r, "eta", s->reference_eta);
-    cJSON_AddBoolToObject(r, "reached", s->reached);
-    add_number(r, "time_to_target", s->time_to_target);
-    cJSON *pts = cJSON_AddArrayToObject(r, "evaluations");
-    for (size_t i = 0; i < s->n_points; ++i) {
-        const bt_predict_point *p = &s->points[i];
-        cJSON *o = cJSON_CreateObject();
-        add_number(o, "train_seconds", p->train_seconds);
-        add_number(o, "epochs", p->epochs);
-        add_number(o, "accuracy", p->accuracy);
-        add_number(o, "noise_scale", p->noise_scale);
-        cJSON_AddBoolToObject(o, "noise_scale_unbounded", isinf(p->noise_scale));
-        add_number(o, "gradient_sq", p->gradient_sq);
-        add_number(o, "trace", p->trace);
-        cJSON_AddNumberToObject(o, "samples", (double)p->samples);
-        cJSON_AddItemToArray(pts, o);
-    }
-
-    cJSON *pr = cJSON_AddObjectToObject(root, "prediction");
-    add_number(pr, "noise_scale", s->noise_scale);
-    cJSON_AddBoolToObject(pr, "noise_scale_unbounded", isinf(s->noise_scale));
-    cJSON_AddBoolToObject(pr, "caveat_target_not_reached", !s->reached);
-    cJSON *cands = cJSON_AddArrayToObject(pr, "candidates");
-    for (size_t i = 0; i < s->n_candidates; ++i) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "m", (double)s->batch_sizes[i]);
-        add_number(o, "eta", s->etas[i]);
-        add_number(o, "step_seconds", s->step_seconds[i]);
-        add_number(o, "relative_time", s->relative_time[i]);
-        cJSON_AddItemToArray(cands, o);
-    }
-    if (s->best < s->n_candidates) {
-        cJSON_AddNumberToObject(pr, "best_m", (double)s->batch_sizes[s->best]);
-        add_number(pr, "best_eta", s->etas[s->best]);
-    } else {
-        cJSON_AddNullToObject(pr, "best_m");
-    }
-    cJSON *fit = cJSON_AddObjectToObject(pr, "step_fit");
-    add_number(fit, "a_seconds", s->fit.a);
-    add_number(fit, "b_seconds_per_example", s->fit.b);
-    add_number(fit, "rms_relative_error", s->fit.rms_relative);
-    add_number(fit, "max_relative_error", s->fit.max_relative);
-    add_number(pr, "optimal_m", s->optimal_m);
-    add_number(pr, "optimal_eta", s->optimal_eta);
-
+    bt_predict_json(s, root);
     cJSON *tm = cJSON_AddObjectToObject(root, "seconds");
-    add_number(tm, "reference_run", s->reference_seconds);
-    add_number(tm, "step_timing", s->timing_seconds);
-    add_number(tm, "library", s->total_seconds);
+    bt_json_number(tm, "reference_run", s->reference_seconds);
+    bt_json_number(tm, "step_timing", s->timing_seconds);
+    bt_json_number(tm, "library", s->total_seconds);
     cJSON_AddBoolToObject(root, "interrupted", s->interrupted);
     char *text = cJSON_Print(root);
     cJSON_Delete(root);

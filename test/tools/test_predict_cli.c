@@ -152,6 +152,46 @@ static void test_bad_input(void **state)
     assert_output_contains("usage: batchtune predict");
 }
 
+/* tune --around-prediction: the prediction first, the candidates narrowed to m* / 4 .. 4 m* (or
+ * around the predicted fastest), both in the output and in summary.json. */
+static void test_tune_around_the_prediction(void **state)
+{
+    (void)state;
+    char *results = bt_test_path(out_dir, "tune"), cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "tune --data '%s' --validation " VALIDATION " --layers 16,12,10 -m 1,2,4,8,16,32,64,"
+             "128,256,512 --target 0.85 --budget 1 --eval-interval 0.1 --around-prediction "
+             "--out '%s'",
+             data_dir, results);
+    free(output);
+    int code = bt_test_run_tool(BT_TOOL_PATH, NULL, cmd, &output);
+    if (code != 0)
+        fail_msg("tune --around-prediction: exit %d:\n%s", code, output);
+    assert_output_contains("candidates narrowed to m*/4 .. 4 m* around ");
+    assert_output_contains("prediction (B = ");
+    char *json = bt_test_path(results, "summary.json");
+    cJSON *root = read_json(json);
+    const cJSON *pred = get(get(root, "prediction"), "prediction");
+    assert_int_equal(cJSON_GetArraySize(get(pred, "candidates")), 10);
+    /* Every measured candidate lies within a factor 4 of the centre the output names. */
+    const char *at = strstr(output, "around ");
+    double center = atof(at + strlen("around "));
+    assert_true(center >= 1.0);
+    const cJSON *c;
+    int measured = 0;
+    cJSON_ArrayForEach(c, get(root, "candidates"))
+    {
+        double m = get(c, "batch_size")->valuedouble;
+        ++measured;
+        if (m < center / 4.0 - 0.5 || m > 4.0 * center + 0.5)
+            fail_msg("m = %g measured, outside %g/4 .. 4 x %g:\n%s", m, center, center, output);
+    }
+    assert_true(measured >= 1 && measured < 10);
+    cJSON_Delete(root);
+    free(json);
+    free(results);
+}
+
 static void sleep_seconds(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
@@ -210,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_unreached_target_is_a_caveat),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_sigterm_keeps_what_was_measured),
+        cmocka_unit_test(test_tune_around_the_prediction),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
