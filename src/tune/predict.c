@@ -313,7 +313,7 @@ static bt_status reference_run(run_state *st, size_t ref, size_t train_count)
     while (trained < t->budget_seconds) {
         if (cancelled(st->opts)) {
             s->interrupted = true;
-            return BT_ERR_INTERRUPTED;
+            return bt_fail(BT_ERR_INTERRUPTED, "the prediction was cancelled");
         }
         /* A random stretch of the training set: its order is the file's, which for the
          * MNIST-format sets is already shuffled. */
@@ -401,7 +401,7 @@ static bt_status run(run_state *st, bt_device *device, const bt_dataset *train,
     for (size_t i = 0; i < s->n_candidates && status == BT_OK; ++i) {
         if (cancelled(st->opts)) {
             s->interrupted = true;
-            status = BT_ERR_INTERRUPTED;
+            status = bt_fail(BT_ERR_INTERRUPTED, "the prediction was cancelled");
             break;
         }
         status = bt_predict_step_times(st->net, st->train, &st->r->batch_sizes[i], 1,

@@ -269,7 +269,7 @@ static void test_cancel_keeps_a_partial_result(void **state)
     o.user = &polls;
     bt_predict_result *r = NULL;
     bt_status status = bt_predict_run(device, train_set, validation_set, &o, &r);
-    assert_int_equal(status, BT_ERR_INTERRUPTED);
+    bt_test_assert_failure(status, BT_ERR_INTERRUPTED, "prediction", "cancelled");
     assert_non_null(r);
     const bt_predict_summary *s = bt_predict_result_summary(r);
     assert_true(s->interrupted);
