@@ -155,5 +155,6 @@ int bt_cmd_eval(int argc, char **argv);
 int bt_cmd_bench(int argc, char **argv);
 int bt_cmd_tune_gemm(int argc, char **argv);
 int bt_cmd_tune(int argc, char **argv);
+int bt_cmd_predict(int argc, char **argv);
 
 #endif

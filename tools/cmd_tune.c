@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batchtune_predict.h"
 #include "batchtune_tuner.h"
 #include "cli.h"
 #include "common/clock.h"
@@ -56,6 +57,12 @@ static void print_help(void)
         "      --repeats N         seeds per candidate; medians and spreads are shown\n"
         "                          (default 1)\n"
         "      --seed S            first seed: initial weights and shuffles (default 1)\n"
+        "      --predict           first predict the fastest m from the gradient noise\n"
+        "                          scale and t(m) (as 'batchtune predict', about a fifth of\n"
+        "                          the default tuning's time) and show it beside the ranking;\n"
+        "                          summary.json holds both\n"
+        "      --around-prediction --predict, then measure only the candidates from m*/4 to\n"
+        "                          4 m* (m* = sqrt(B a / b), else the predicted fastest m)\n"
         "      --no-early-stop     train every candidate for the whole budget (the full\n"
         "                          sweep). By default, successive halving: stages of budget/4,\n"
         "                          budget/2 and budget compare the candidates at equal training\n"
@@ -110,6 +117,7 @@ typedef struct tune_args {
     bt_cli_device_args device;
     size_t validation, train_subset;
     bool quiet;
+    bool predict, around_prediction;
     char default_out[64];
 } tune_args;
 
@@ -192,6 +200,8 @@ enum {
     OPT_VALIDATION,
     OPT_TRAIN_SUBSET,
     OPT_OUT,
+    OPT_PREDICT,
+    OPT_AROUND_PREDICTION,
 };
 
 static const struct option tune_options[] = {
@@ -207,6 +217,8 @@ static const struct option tune_options[] = {
     {"repeats", required_argument, NULL, OPT_REPEATS},
     {"seed", required_argument, NULL, OPT_SEED},
     {"no-early-stop", no_argument, NULL, OPT_NO_EARLY_STOP},
+    {"predict", no_argument, NULL, OPT_PREDICT},
+    {"around-prediction", no_argument, NULL, OPT_AROUND_PREDICTION},
     BT_CLI_OPTIONS_NETWORK,
     BT_CLI_OPTION_INIT,
     {"data", required_argument, NULL, OPT_DATA},
@@ -311,6 +323,12 @@ static int parse_option(int opt, const char *arg, void *ctx)
     case 'q':
         a->quiet = true;
         return BT_EXIT_OK;
+    case OPT_PREDICT:
+        a->predict = true;
+        return BT_EXIT_OK;
+    case OPT_AROUND_PREDICTION:
+        a->predict = a->around_prediction = true;
+        return BT_EXIT_OK;
     default:
         return BT_CLI_NOT_MINE;
     }
@@ -325,12 +343,14 @@ typedef struct tune_session {
     bt_dataset *train, *validation;
     bt_device *device;
     bt_tuner_result *result;
+    bt_predict_result *prediction; /* with --predict */
     bool progress_shown; /* a progress line is on the terminal and must be cleared */
 } tune_session;
 
 static void session_destroy(tune_session *s)
 {
     bt_tuner_result_destroy(s->result);
+    bt_predict_result_destroy(s->prediction);
     bt_device_destroy(s->device);
     bt_dataset_destroy(s->validation);
     bt_dataset_destroy(s->train);
@@ -554,6 +574,95 @@ static void print_totals(const bt_tuner_result *result, double tool_seconds)
     printf(" s%s\n", s->interrupted ? "; interrupted, results are partial" : "");
 }
 
+/* ----- the prediction (--predict, --around-prediction) ----- */
+
+/* Trains the reference run and times the candidates (batchtune_predict.h). Returns an exit code;
+ * BT_EXIT_INTERRUPTED when Ctrl-C came (nothing is tuned then). */
+static int run_prediction(tune_args *a, tune_session *s)
+{
+    bt_predict_opts po = bt_predict_opts_default();
+    po.tuner = a->opts;
+    po.tuner.eval_interval_seconds = bt_predict_opts_default().tuner.eval_interval_seconds;
+    po.cancel = on_cancel;
+    if (!a->quiet) {
+        printf("predicting first (reference run and step times)...\n");
+        fflush(stdout);
+    }
+    bt_status status =
+        bt_predict_run(s->device, s->train, s->validation, &po, &s->prediction);
+    if (status == BT_ERR_INTERRUPTED) {
+        fprintf(stderr, "batchtune %s: interrupted while predicting; nothing was tuned\n", CMD);
+        return BT_EXIT_INTERRUPTED;
+    }
+    if (status != BT_OK)
+        return bt_cli_report(CMD, status, "cannot predict");
+    return BT_EXIT_OK;
+}
+
+/* Keeps the candidates from center/4 to 4 center, center = m* (else the predicted fastest m);
+ * the one nearest to it (in ratio) when none is in that range. */
+static void narrow_candidates(tune_args *a, const bt_predict_summary *p)
+{
+    double center = isfinite(p->optimal_m) ? p->optimal_m
+                    : p->best < p->n_candidates ? (double)p->batch_sizes[p->best]
+                                                : NAN;
+    bt_tuner_opts *o = &a->opts;
+    if (!isfinite(center)) {
+        printf("no prediction to narrow the candidates around; measuring all of them\n");
+        return;
+    }
+    size_t kept = 0, nearest = 0;
+    for (size_t i = 0; i < o->n_batch_sizes; ++i) {
+        double m = (double)o->batch_sizes[i];
+        if (fabs(log(m / center)) < fabs(log((double)o->batch_sizes[nearest] / center)))
+            nearest = i;
+    }
+    size_t nearest_m = o->batch_sizes[nearest];
+    for (size_t i = 0; i < o->n_batch_sizes; ++i) {
+        double m = (double)o->batch_sizes[i];
+        if (m >= center / 4.0 && m <= 4.0 * center)
+            o->batch_sizes[kept++] = o->batch_sizes[i];
+    }
+    if (kept == 0)
+        o->batch_sizes[kept++] = nearest_m;
+    o->n_batch_sizes = kept;
+    printf("candidates narrowed to m*/4 .. 4 m* around %.0f:", center);
+    for (size_t i = 0; i < kept; ++i)
+        printf("%s %zu", i ? "," : "", o->batch_sizes[i]);
+    printf("\n");
+}
+
+/* The prediction beside the measured ranking. */
+static void print_prediction_vs_measured(const tune_session *s)
+{
+    const bt_predict_summary *p = bt_predict_result_summary(s->prediction);
+    const bt_tuner_summary *t = bt_tuner_result_summary(s->result);
+    printf("prediction (B = %.4g near %s, reference m = %zu): ", p->noise_scale,
+           p->reached ? "the target" : "the end of the reference run [caveat: target not reached]",
+           p->reference_batch);
+    if (p->best < p->n_candidates)
+        printf("fastest m = %zu", p->batch_sizes[p->best]);
+    else
+        printf("none");
+    if (isfinite(p->optimal_m))
+        printf(", m* = %.0f", p->optimal_m);
+    printf("; predicted time relative to the fastest:");
+    for (size_t i = 0; i < p->n_candidates; ++i)
+        if (isfinite(p->relative_time[i]))
+            printf(" %zu:%.2f", p->batch_sizes[i], p->relative_time[i]);
+    printf("\n");
+    if (t->winner && t->winner->reached) {
+        const bt_tuner_candidate *w = t->winner;
+        double rel = NAN;
+        for (size_t i = 0; i < p->n_candidates; ++i)
+            if (p->batch_sizes[i] == w->batch_size)
+                rel = p->relative_time[i];
+        printf("measured winner m = %zu; predicted %.2f x the predicted fastest's time\n",
+               w->batch_size, rel);
+    }
+    printf("prediction took %.1f s\n", p->total_seconds);
+}
+
 /* ----- putting it together ----- */
 
 static int prepare(tune_args *a, tune_session *s)
@@ -586,6 +695,7 @@ static bool write_results(const tune_args *a, const tune_session *s, bt_status s
     rep.status = bt_status_name(status);
     rep.error = error;
     rep.tool_seconds = bt_clock_seconds() - start;
+    rep.prediction = s->prediction;
     bool plotted = false;
     if (!bt_tune_write_results(a->out_dir, &rep, &plotted))
         return false;
@@ -614,6 +724,8 @@ static int tune(tune_args *a, tune_session *s, double start)
     if (!a->quiet)
         print_table(s->result);
     print_winner(s->result);
+    if (s->prediction)
+        print_prediction_vs_measured(s);
     if (!a->quiet)
         print_totals(s->result, bt_clock_seconds() - start);
     fflush(stdout);
@@ -638,6 +750,11 @@ static int run(tune_args *a)
     tune_session s;
     memset(&s, 0, sizeof s);
     int code = prepare(a, &s);
+    if (code == BT_EXIT_OK && a->predict) {
+        code = run_prediction(a, &s);
+        if (code == BT_EXIT_OK && a->around_prediction)
+            narrow_candidates(a, bt_predict_result_summary(s.prediction));
+    }
     if (code == BT_EXIT_OK) {
         if (!a->quiet)
             print_description(a, &s);

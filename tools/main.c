@@ -18,6 +18,7 @@ static const command commands[] = {
     {"bench", bt_cmd_bench, "time training steps per batch size against the GEMMs alone"},
     {"tune-gemm", bt_cmd_tune_gemm, "search CLBlast's GEMM kernel parameters for a device"},
     {"tune", bt_cmd_tune, "find the batch size that reaches a validation accuracy fastest"},
+    {"predict", bt_cmd_predict, "predict the fastest batch size from the gradient noise scale"},
 };
 
 static void print_usage(FILE *out)

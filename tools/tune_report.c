@@ -20,6 +20,7 @@
 
 #include "common/atomic_file.h"
 #include "common/checksum.h"
+#include "predict_report.h"
 
 #define CMD "tune"
 
@@ -304,6 +305,11 @@ static bool write_json(const char *dir, const bt_tune_report *rep)
     json_workload(&j, root, rep);
     json_parameters(&j, root, rep->result);
     json_results(&j, root, rep);
+    if (rep->prediction && j.ok) {
+        cJSON *pred = json_object(&j, root, "prediction");
+        if (pred)
+            bt_predict_json(bt_predict_result_summary(rep->prediction), pred);
+    }
     char *text = j.ok ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     if (!text) {

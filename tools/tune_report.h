@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "batchtune_predict.h"
 #include "batchtune_tuner.h"
 
 /* What the files record besides the tuner's own results. */
@@ -20,6 +21,7 @@ typedef struct bt_tune_report {
     const char *status;     /* bt_status_name() of the tuning */
     const char *error;      /* the library's message when the tuning failed; "" otherwise */
     double tool_seconds;    /* wall clock of the whole command so far */
+    const bt_predict_result *prediction; /* --predict: written as "prediction"; else NULL */
 } bt_tune_report;
 
 /* Create `path` and its missing parents. On failure prints why and returns false. */

@@ -1087,12 +1087,8 @@ static bt_status batch_cost(bt_network *net, size_t m, double *cost)
     return status;
 }
 
-bt_status bt_network_gradient(bt_network *net, const float *x, const int32_t *labels, size_t m,
-                              float *grad, double *cost)
+bt_status bt_network_enqueue_gradient(bt_network *net, size_t m)
 {
-    if (!net || !labels || !grad)
-        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_gradient: NULL argument");
-    BT_TRY(upload_batch(net, x, labels, m, net->opts.max_batch));
     for (size_t l = 1; l <= net->layers; ++l) {
         if (!net->grad_w[l - 1])
             BT_TRY(create_matrix(net, net->opts.sizes[l] * net->opts.sizes[l - 1],
@@ -1100,9 +1096,18 @@ bt_status bt_network_gradient(bt_network *net, const float *x, const int32_t *la
         if (!net->grad_b[l - 1])
             BT_TRY(create_buffer(net, net->opts.sizes[l], &net->grad_b[l - 1]));
     }
+    return bt_network_enqueue_step(net, m, NULL);
+}
+
+bt_status bt_network_gradient(bt_network *net, const float *x, const int32_t *labels, size_t m,
+                              float *grad, double *cost)
+{
+    if (!net || !labels || !grad)
+        return bt_fail(BT_ERR_INVALID_ARGUMENT, "bt_network_gradient: NULL argument");
+    BT_TRY(upload_batch(net, x, labels, m, net->opts.max_batch));
     if (cost)
         BT_TRY(batch_cost(net, m, cost));
-    BT_TRY(bt_network_enqueue_step(net, m, NULL));
+    BT_TRY(bt_network_enqueue_gradient(net, m));
     return copy_params(net, net->grad_w, net->grad_b, grad, bt_network_param_count(net), false);
 }
 

@@ -139,6 +139,11 @@ bool bt_fused_rule(bt_device_type type, bt_layer_op op, const size_t *n, size_t 
 /* One SGD step on the batch in act[0] / labels: forward, backward, update. */
 bt_status bt_network_enqueue_step(bt_network *net, size_t m, const bt_sgd *sgd);
 
+/* The mean gradient of the batch in act[0] / labels into grad_w / grad_b (created on first use):
+ * forward and backward without the one-work-item step, so delta[l] and act[l] stay in their
+ * buffers for per-example work (noise_scale.c). */
+bt_status bt_network_enqueue_gradient(bt_network *net, size_t m);
+
 /* Data of `features` per example and `classes` labels fits the network's input and output. */
 bt_status bt_check_shape_fits(const bt_network *net, size_t features, unsigned classes);
 
